@@ -1,0 +1,20 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    "A small embedded sample (6 train, 4 val, 2 test pages), made once per test session."
+    from comicsal.synth import synth_dataset
+    return synth_dataset(tmp_path_factory.mktemp("sample") / "s", 6, 4, 2, seed=11, progress=False)
+
+
+@pytest.fixture
+def sample_copy(sample, tmp_path):
+    "A private copy of the sample that a test may damage."
+    return Path(shutil.copytree(sample, tmp_path / "s"))
