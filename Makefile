@@ -27,10 +27,13 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/comicsal data synth --out $(SAMPLE) --seed $(SEED)
-	$(BIN)/comicsal data check $(SAMPLE)
+	$(BIN)/comicsal data check $(SAMPLE) --no-progress
+	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol ai4va --out results/eval/centre-ai4va --force
+	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol mit --out results/eval/centre-mit --force
 	@echo
 	@echo "Outputs:"
-	@echo "  sample dataset: $(SAMPLE)/  (images/, maps/, layout/, styles.csv)"
+	@echo "  sample dataset:        $(SAMPLE)/  (images/, maps/, layout/, styles.csv)"
+	@echo "  centre-bias scores:    results/eval/centre-ai4va/, results/eval/centre-mit/  (metrics.json, per_image.csv)"
 
 test: install check-sync pytest nbtest
 
