@@ -25,15 +25,24 @@ $(STAMP): settings.ini setup.py pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+MODELS := results/models
+
 demo: install
 	$(BIN)/comicsal data synth --out $(SAMPLE) --seed $(SEED)
 	$(BIN)/comicsal data check $(SAMPLE) --no-progress
-	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol ai4va --out results/eval/centre-ai4va --force
-	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol mit --out results/eval/centre-mit --force
+	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol ai4va --out results/eval/centre-ai4va --force --no-progress
+	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol mit --out results/eval/centre-mit --force --no-progress
+	$(BIN)/comicsal train --data $(SAMPLE) --model centre-bias --out $(MODELS)/centre-bias --force --no-progress
+	$(BIN)/comicsal train --data $(SAMPLE) --model dataset-mean --out $(MODELS)/dataset-mean --force --no-progress
+	$(BIN)/comicsal train --data $(SAMPLE) --seed $(SEED) --out $(MODELS)/comicsal --force
+	$(BIN)/comicsal predict --checkpoint $(MODELS)/comicsal/model.pt --images $(SAMPLE) --split test \
+		--out results/pred/comicsal-test --zip --force
 	@echo
 	@echo "Outputs:"
-	@echo "  sample dataset:        $(SAMPLE)/  (images/, maps/, layout/, styles.csv)"
-	@echo "  centre-bias scores:    results/eval/centre-ai4va/, results/eval/centre-mit/  (metrics.json, per_image.csv)"
+	@echo "  sample dataset:      $(SAMPLE)/  (images/, maps/, layout/, styles.csv)"
+	@echo "  centre Gaussian:     results/eval/centre-{ai4va,mit}/  (metrics.json, per_image.csv)"
+	@echo "  trained models:      $(MODELS)/{comicsal,centre-bias,dataset-mean}/  (model.pt, val-ai4va/, val-mit/)"
+	@echo "  test predictions:    results/pred/comicsal-test/  and  results/pred/comicsal-test.zip"
 
 test: install check-sync pytest nbtest
 
