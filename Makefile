@@ -25,24 +25,24 @@ $(STAMP): settings.ini setup.py pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-MODELS := results/models
-
+# The whole story on the embedded sample; every step after the data is a recorded run (results/runs/).
 demo: install
 	$(BIN)/comicsal data synth --out $(SAMPLE) --seed $(SEED)
 	$(BIN)/comicsal data check $(SAMPLE) --no-progress
-	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol ai4va --out results/eval/centre-ai4va --force --no-progress
-	$(BIN)/comicsal evaluate --reference centre --gt $(SAMPLE) --protocol mit --out results/eval/centre-mit --force --no-progress
-	$(BIN)/comicsal train --data $(SAMPLE) --model centre-bias --out $(MODELS)/centre-bias --force --no-progress
-	$(BIN)/comicsal train --data $(SAMPLE) --model dataset-mean --out $(MODELS)/dataset-mean --force --no-progress
-	$(BIN)/comicsal train --data $(SAMPLE) --seed $(SEED) --out $(MODELS)/comicsal --force
-	$(BIN)/comicsal predict --checkpoint $(MODELS)/comicsal/model.pt --images $(SAMPLE) --split test \
-		--out results/pred/comicsal-test --zip --force
+	$(BIN)/comicsal run train -p data $(SAMPLE) -p seed $(SEED)
+	$(BIN)/comicsal run evaluate -p model latest:train/model/model.pt -p data $(SAMPLE) -p seed $(SEED)
+	$(BIN)/comicsal run predict -p checkpoint latest:train/model/model.pt -p images $(SAMPLE) -p split test
+	$(BIN)/comicsal run compare -p data $(SAMPLE) -p seed $(SEED) \
+		-p models "[latest:train/model/model.pt, centre-bias, dataset-mean]"
+	@$(BIN)/python -c "import json, glob; m = json.load(open(sorted(glob.glob('results/runs/*-compare/metrics.json'))[-1])); \
+		print('\nValidation, ai4va protocol (CC higher, KLD lower is better):'); \
+		[print(f'  {n:<40} CC {r[\"ai4va\"][\"means\"][\"CC\"]:.3f}  KLD {r[\"ai4va\"][\"means\"][\"KLD\"]:.3f}') for n, r in m['models'].items()]"
+	$(BIN)/comicsal book
 	@echo
 	@echo "Outputs:"
-	@echo "  sample dataset:      $(SAMPLE)/  (images/, maps/, layout/, styles.csv)"
-	@echo "  centre Gaussian:     results/eval/centre-{ai4va,mit}/  (metrics.json, per_image.csv)"
-	@echo "  trained models:      $(MODELS)/{comicsal,centre-bias,dataset-mean}/  (model.pt, val-ai4va/, val-mit/)"
-	@echo "  test predictions:    results/pred/comicsal-test/  and  results/pred/comicsal-test.zip"
+	@echo "  sample dataset:   $(SAMPLE)/"
+	@echo "  recorded runs:    results/runs/<UTC>-{train,evaluate,predict,compare}/"
+	@echo "  the book:         results/book/_build/html/index.html"
 
 test: install check-sync pytest nbtest
 

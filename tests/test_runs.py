@@ -1,0 +1,66 @@
+"""Recorded runs: papermill pipelines into run folders, reproducible, failures kept and named."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from comicsal.config import ComicsalError
+from comicsal.runs import RunFailed, _new_run_folder, latest_run, run_pipeline
+
+BIN = Path(sys.executable).parent
+QUICK = {"backbone": "none", "long_side": 256, "epochs": 3}
+
+
+def test_train_run_records_everything_and_repeats(sample, tmp_path):
+    a = run_pipeline("train", {"data": str(sample), "seed": 0, **QUICK}, root=tmp_path, progress=False)
+    b = run_pipeline("train", {"data": str(sample), "seed": 0, **QUICK}, root=tmp_path, progress=False)
+    assert a != b and a.name.endswith("-train") or a.name.endswith("-train-2")
+    for f in ("train.ipynb", "params.yaml", "metrics.json", "environment.json", "run.log", "model/model.pt"):
+        assert (a / f).exists(), f
+    params = yaml.safe_load((a / "params.yaml").read_text())
+    assert params["epochs"] == 3 and params["model"] == "comicsal" and params["out_dir"] == str(a)
+    env = json.loads((a / "environment.json").read_text())
+    assert {"python", "packages", "git", "device"} <= set(env) and "dirty" in env["git"]
+    ma, mb = (json.loads((x / "metrics.json").read_text()) for x in (a, b))
+    assert {"protocol", "n", "means", "per_style"} <= set(ma)
+    assert ma["means"] == mb["means"] and ma["protocols"]["mit"]["means"] == mb["protocols"]["mit"]["means"]
+    assert latest_run("train", tmp_path) == max(a, b)
+
+
+def test_failed_run_keeps_its_notebook_and_names_the_cell(sample, tmp_path):
+    with pytest.raises(RunFailed, match=r"failed in cell \d+ \(ComicsalError") as e:
+        run_pipeline("evaluate", {"model": "no-such-model", "data": str(sample)}, root=tmp_path, progress=False)
+    folder = next(tmp_path.glob("*-evaluate"))
+    assert (folder / "evaluate.ipynb").is_file() and (folder / "FAILED").is_file()
+    assert str(folder / "evaluate.ipynb") in str(e.value)
+    with pytest.raises(ComicsalError, match="no successful run of 'evaluate'"):
+        latest_run("evaluate", tmp_path)
+
+
+def test_unknown_pipeline_and_parameter(tmp_path):
+    with pytest.raises(ComicsalError, match="no pipeline 'nope'.*compare, evaluate, predict, train"):
+        run_pipeline("nope", root=tmp_path)
+    with pytest.raises(ComicsalError, match="has no parameter.*epoch_count"):
+        run_pipeline("train", {"epoch_count": 3}, root=tmp_path)
+    assert not list(tmp_path.glob("*"))               # nothing created for a refused run
+
+
+def test_run_folders_are_never_reused(tmp_path):
+    folders = [_new_run_folder("x", tmp_path) for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
+
+
+def test_cli_run_exit_codes(sample, tmp_path):
+    env = {**os.environ, "COMICSAL_RESULTS": str(tmp_path)}
+    r = subprocess.run([BIN / "comicsal", "run", "evaluate", "-p", "model", "centre-bias", "-p", "data", str(sample),
+                        "--no-progress"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    folder = Path(r.stdout.strip().rsplit(" ", 1)[-1])
+    assert folder.parent == tmp_path / "runs" and (folder / "metrics.json").is_file()
+    r = subprocess.run([BIN / "comicsal", "run", "evaluate", "-p", "model", "nothing", "-p", "data", str(sample),
+                        "--no-progress"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "failed in cell" in r.stderr and "Traceback" not in r.stderr
