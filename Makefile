@@ -29,11 +29,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/comicsal data synth --out $(SAMPLE) --seed $(SEED)
 	$(BIN)/comicsal data check $(SAMPLE) --no-progress
+	$(BIN)/comicsal run predict -p checkpoint comicsal -p images $(SAMPLE) -p split test
 	$(BIN)/comicsal run train -p data $(SAMPLE) -p seed $(SEED)
 	$(BIN)/comicsal run evaluate -p model latest:train/model/model.pt -p data $(SAMPLE) -p seed $(SEED)
 	$(BIN)/comicsal run predict -p checkpoint latest:train/model/model.pt -p images $(SAMPLE) -p split test
 	$(BIN)/comicsal run compare -p data $(SAMPLE) -p seed $(SEED) \
-		-p models "[latest:train/model/model.pt, centre-bias, dataset-mean]"
+		-p models "[latest:train/model/model.pt, comicsal, centre-bias, dataset-mean]"
+	$(BIN)/comicsal run ablation -p data $(SAMPLE) -p seed $(SEED)
 	@$(BIN)/python -c "import json, glob; m = json.load(open(sorted(glob.glob('results/runs/*-compare/metrics.json'))[-1])); \
 		print('\nValidation, ai4va protocol (CC higher, KLD lower is better):'); \
 		[print(f'  {n:<40} CC {r[\"ai4va\"][\"means\"][\"CC\"]:.3f}  KLD {r[\"ai4va\"][\"means\"][\"KLD\"]:.3f}') for n, r in m['models'].items()]"
@@ -41,7 +43,8 @@ demo: install
 	@echo
 	@echo "Outputs:"
 	@echo "  sample dataset:   $(SAMPLE)/"
-	@echo "  recorded runs:    results/runs/<UTC>-{train,evaluate,predict,compare}/"
+	@echo "  recorded runs:    results/runs/<UTC>-{predict,train,evaluate,predict,compare,ablation}/"
+	@echo "                    (the first predict uses the shipped default model: no training)"
 	@echo "  the book:         results/book/_build/html/index.html"
 
 test: install check-sync pytest nbtest

@@ -1,0 +1,77 @@
+"""Real eye-tracking data (../shared/data/attention) and the shipped default model.
+Tests that need the shared data skip, saying why, where it is absent (a user's fresh clone); CI has it."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED
+from comicsal.data import discover, load_fixations, page_fixations
+from comicsal.metrics import evaluate
+from comicsal.models import ComicsalModel, CentreBiasModel, model_by_name, read_checkpoint, shipped_checkpoint
+
+ATT = SHARED / "data" / "attention"
+needs_shared = pytest.mark.skipif(not (ATT / "mit1003").is_dir(),
+                                  reason=f"{ATT} is absent (a fresh clone without the project's shared data)")
+BIN = Path(sys.executable).parent
+
+
+def test_shipped_model_loads_and_predicts():
+    ck = read_checkpoint(shipped_checkpoint("comicsal"))
+    assert ck["config"]["kind"] == "comicsal" and ck["config"]["backbone"] == "efficientnet-lite0"
+    assert shipped_checkpoint().stat().st_size < 2_000_000                 # a small file: the readout only
+    card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
+    assert card["held_out_mit1003"]["comicsal default"]["CC"] >= 0.65
+    m = model_by_name("comicsal")
+    lp = m(torch.rand(1, 3, 200, 150))
+    assert lp.shape == (1, 200, 150) and abs(torch.logsumexp(lp.reshape(-1), 0).item()) < 1e-4
+
+
+def test_predict_and_init_with_the_shipped_model(sample, tmp_path):
+    r = subprocess.run([BIN / "comicsal", "predict", "--model", "comicsal", "--images", sample, "--split", "val",
+                        "--out", tmp_path / "pred", "--no-progress"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "pred").glob("*.png"))) == len(discover(sample).split("val"))
+    from comicsal.train import TrainConfig, train
+    s = train(TrainConfig(data=str(sample), long_side=256, epochs=1, init="comicsal"), tmp_path / "ft", progress=False)
+    assert s["epochs"] == 1
+
+
+@needs_shared
+def test_attention_sets_load():
+    mit = discover(ATT / "mit1003")
+    assert len(mit.pages) == 1003 and not mit.problems
+    assert len(mit.split("val")) == 111                                      # fold 0 of 10, fixed by crc32(stem)
+    p = mit.split("val")[0]
+    pts, (h, w) = load_fixations(p.fixations)
+    assert len(pts) > 15 and (h, w) == tuple(np.asarray(__import__("PIL.Image", fromlist=["x"]).open(p.image)).shape[:2])
+    fiwi = discover(ATT / "fiwi")
+    assert len(fiwi.pages) == 51 and all(q.fixations is not None for q in fiwi.pages)
+    assert page_fixations(fiwi.pages[0], (384, 683)).max(0)[0] < 683
+    gdi = discover(ATT / "gdi")
+    assert len(gdi.pages) == 51 and all(q.fixations is None and q.fixmap is None for q in gdi.pages)
+
+
+@needs_shared
+def test_mit_protocol_uses_recorded_fixations():
+    r = evaluate("centre", ATT / "fiwi", "mit", progress=False)
+    assert r.meta["fixations"].startswith("recorded (4 pages)")
+    r = evaluate("centre", ATT / "gdi", "mit", progress=False)
+    assert r.meta["fixations"] == "peaks"                                    # importance maps: no fixations
+
+
+@needs_shared
+def test_shipped_model_on_held_out_mit1003():
+    "The model card's claim: held-out MIT1003 fold, mit protocol, recorded fixations, IG vs a fitted centre bias."
+    from comicsal.train import TrainingSets, predictor
+    card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
+    sets = TrainingSets.load([s.replace("../shared", str(SHARED)) for s in card["training"]["sets"]])
+    cb = CentreBiasModel().fit(__import__("comicsal.data", fromlist=["x"]).load_map(p.map) for p in sets.pages("train")[0])
+    val = discover(ATT / "mit1003").split("val")
+    cb_fn, fn = predictor(cb, val), predictor(model_by_name("comicsal"), val)
+    m = evaluate(fn, ATT / "mit1003", "mit", progress=False, ig_baseline=cb_fn).summary()["means"]
+    assert m["AUC-Judd"] >= 0.88 and m["CC"] >= 0.65 and m["NSS"] >= 2.2 and m["IG"] > 0, m
