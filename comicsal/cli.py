@@ -52,7 +52,7 @@ def _evaluate(a) -> int:
     print(f"\nwrote {out}/metrics.json and {out}/per_image.csv")
     return 0
 
-# %% ../nbs/09_cli.ipynb #e016aba7
+# %% ../nbs/09_cli.ipynb #27e6ea48
 def _train(a) -> int:
     from comicsal.config import results_dir
     from comicsal.train import TrainConfig, train
@@ -86,7 +86,7 @@ def _predict(a) -> int:
             fit_to_pages(model, discover(a.fit).split("train"))
     zip_path = Path(str(a.out).rstrip("/") + ".zip") if a.zip else None
     paths = predict(model, a.images, a.out, split=a.split, like=a.like, zip_path=zip_path, force=a.force,
-                    device=a.device, progress=not a.no_progress)
+                    device=a.device, progress=not a.no_progress, batch_size=a.batch_size)
     print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
     return 0
 
@@ -103,7 +103,7 @@ def _book(a) -> int:
     print(f"book: {index}")
     return 0
 
-# %% ../nbs/09_cli.ipynb #10b54b8f
+# %% ../nbs/09_cli.ipynb #2394e6c7
 def build_parser() -> argparse.ArgumentParser:
     "The `comicsal` argument parser (sub-commands as in DESIGN.md)."
     p = argparse.ArgumentParser(prog="comicsal", description="Predict where people look on comic pages.")
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--like", type=Path, help="write maps at the sizes of the same-stem maps in this folder")
     pr.add_argument("--fit", type=Path, help="dataset whose train maps fit a baseline --model")
     pr.add_argument("--zip", action="store_true", help="also write <out>.zip (a submission archive)")
+    pr.add_argument("--batch-size", type=int, default=1, help="pages per forward pass (default 1)")
     pr.add_argument("--force", action="store_true")
     pr.add_argument("--device")
     pr.add_argument("--no-progress", action="store_true")

@@ -45,7 +45,7 @@ def density_to_uint8(logp: torch.Tensor) -> np.ndarray:
     p = torch.exp(logp.float() - logp.max()).nan_to_num(0.0)
     return (p.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
-# %% ../nbs/04_models.ipynb #854f4ac1
+# %% ../nbs/04_models.ipynb #c5d975e4
 def page_grid(h: int, w: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Page-relative pixel-centre coordinates in [0, 1]: (y (h, 1), x (1, w))."
     y = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h
@@ -55,6 +55,7 @@ def page_grid(h: int, w: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
 class SaliencyModel(nn.Module):
     "Base class: subclasses implement `scores(images) -> (B, H, W)`; `forward` applies the contract."
     name = "model"
+    batchable = False    # True when padded batches give each page the same result as alone (masks respected)
     def scores(self, images: torch.Tensor) -> torch.Tensor: raise NotImplementedError
     def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return log_density(self.scores(images), mask)
@@ -306,7 +307,7 @@ def make_backbone(name: str = "efficientnet-lite0", pretrained: bool = True) -> 
     if name == "none": return TinyCNN()
     raise ComicsalError(f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}.")
 
-# %% ../nbs/04_models.ipynb #f3c5e629
+# %% ../nbs/04_models.ipynb #5cd63ba4
 class LayerNorm2d(nn.Module):
     "Layer norm over the channels of each location."
     def __init__(self, c: int):
@@ -382,9 +383,15 @@ class ComicsalModel(SaliencyModel):
             f = torch.cat([f, structure_channels(images, tuple(f.shape[-2:]), self.structure)], 1)
         return f
 
+    batchable = True
+
     def logits_from_features(self, feats, mask=None, windows=None):
-        "Logits on the feature grid; `mask` at the input's or the grid's resolution."
-        return self.head(feats, resize_mask(mask, feats.shape[-2:]), windows)
+        """Logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch each page
+        gets the centre bias of its own size (its valid cells), not of the padded canvas."""
+        m = resize_mask(mask, feats.shape[-2:])
+        if windows is None and m is not None:
+            windows = [(0, 0, int(mi[0].any(1).sum()), int(mi[0].any(0).sum())) for mi in m]
+        return self.head(feats, m, windows)
 
     def forward(self, images, mask=None, out_size: tuple[int, int] | None = None):
         "Log-density at `out_size` (default: the input's size)."

@@ -130,7 +130,7 @@ class FeatureCache:
         return CachedPage(d["stem"], d["style"], d["feats"], d["target"], tuple(d["page_size"]),
                           tuple(d["map_size"]) if d["map_size"] else None)
 
-# %% ../nbs/05_train.ipynb #085dfd26
+# %% ../nbs/05_train.ipynb #df61929f
 def augment(cp: CachedPage, rng: np.random.Generator, crop: float = 0.5, hflip: bool = False):
     "(feats, target, window) of a cached page after a random crop (probability `crop`) and optional flip."
     f, t = cp.feats, cp.target
@@ -154,7 +154,8 @@ def collate_cached(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, lis
     for i, (f, t, _) in enumerate(items):
         feats[i, :, :f.shape[-2], :f.shape[-1]] = f.float(); tg[i, :t.shape[-2], :t.shape[-1]] = t
         mask[i, :, :f.shape[-2], :f.shape[-1]] = True
-    return feats, tg, mask, [wd for _, _, wd in items]
+    # every page's centre bias is taken at its own size (a crop: from the matching part of the page)
+    return feats, tg, mask, [wd or (0, 0, f.shape[-2], f.shape[-1]) for f, _, wd in items]
 
 # %% ../nbs/05_train.ipynb #d3777c73
 @dataclass

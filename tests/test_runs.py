@@ -64,3 +64,17 @@ def test_cli_run_exit_codes(sample, tmp_path):
     r = subprocess.run([BIN / "comicsal", "run", "evaluate", "-p", "model", "nothing", "-p", "data", str(sample),
                         "--no-progress"], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "failed in cell" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_every_pipeline_parameter_is_visible_to_papermill():
+    "A comment papermill cannot parse hides a parameter (then `-p` is refused): every assignment must be found."
+    import ast
+    import nbformat
+    import papermill as pm
+    from comicsal.runs import pipelines_dir
+    for nb_path in sorted(pipelines_dir().glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        names = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+        assert sorted(pm.inspect_notebook(str(nb_path))) == sorted(names), nb_path.name
+        assert "out_dir" in names, nb_path.name
