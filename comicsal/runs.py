@@ -212,7 +212,7 @@ def record_metrics(out_dir: str | Path, per_protocol: dict[str, dict], **extra) 
     path.write_text(json.dumps({**top, "protocols": per_protocol, **extra}, indent=1) + "\n")
     return path
 
-# %% ../nbs/08_runs.ipynb #4236d44a
+# %% ../nbs/08_runs.ipynb #2895c37e
 CHAPTERS = ("00_config", "01_data", "02_synth", "03_metrics", "04_models", "04b_structure", "05_train", "06_predict",
             "07_explore", "08_runs", "09_cli")
 
@@ -255,6 +255,11 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     src = out / "src"
     if src.exists(): shutil.rmtree(src)
     _book_copy(nbs / "index.ipynb", src / "index.ipynb")
+    import nbformat                      # the README's links to nbs/*.ipynb are the book's chapters/*
+    idx = nbformat.read(src / "index.ipynb", as_version=4)
+    for c in idx.cells:
+        if c.cell_type == "markdown": c.source = c.source.replace("](nbs/", "](chapters/")
+    nbformat.write(idx, src / "index.ipynb")
     chapters = [c for c in CHAPTERS if (nbs / f"{c}.ipynb").exists()]
     for c in chapters: _book_copy(nbs / f"{c}.ipynb", src / "chapters" / f"{c}.ipynb")
     run_folders = sorted((f for f in runs.glob("*") if f.is_dir() and not (f / "FAILED").exists()

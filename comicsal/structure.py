@@ -22,7 +22,7 @@ __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'STRUCTURE_MODELS', 'paper_colour'
            'match_boxes', 'TextDetection', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page',
            'structure_maps', 'structure_channels', 'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel']
 
-# %% ../nbs/04b_structure.ipynb #9d6d3f80
+# %% ../nbs/04b_structure.ipynb #030f4dba
 def paper_colour(img: np.ndarray, margin: float = 0.02) -> np.ndarray:
     "The median colour of the page's outer margin (`margin` × the long side), taken as the paper."
     H, W = img.shape[:2]; m = max(2, int(margin * max(H, W)))
@@ -44,33 +44,27 @@ def _runs(empty: np.ndarray, min_len: int) -> list[tuple[int, int]]:
             start = None
     return out
 
-def _cut(ink: np.ndarray, y0, x0, y1, x1, axis: int, depth: int, min_gap: int, min_size: int, out: list):
-    region = ink[y0:y1, x0:x1]
-    if region.size == 0 or not region.any(): return
-    ys, xs = np.nonzero(region)                      # trim to the ink's bounding box
-    y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
-    region = ink[y0:y1, x0:x1]
-    prof = region.mean(axis=1 - axis)                # axis 0: rows (horizontal gutters), 1: columns
-    gaps = [g for g in _runs(prof < 0.01, min_gap) if g[0] > 0 and g[1] < len(prof)]
-    if not gaps:
-        if depth > 0:
-            other = _cut_once(ink, y0, x0, y1, x1, 1 - axis, min_gap)
-            if other: 
-                for (a0, b0, a1, b1) in other: _cut(ink, a0, b0, a1, b1, axis, depth - 1, min_gap, min_size, out)
-                return
-        if (y1 - y0) >= min_size and (x1 - x0) >= min_size: out.append((y0, x0, y1, x1))
-        return
-    edges = [0] + [c for g in gaps for c in g] + [len(prof)]
-    for a, b in zip(edges[::2], edges[1::2]):
-        if axis == 0: _cut(ink, y0 + a, x0, y0 + b, x1, 1, depth, min_gap, min_size, out)
-        else: _cut(ink, y0, x0 + a, y1, x0 + b, 0, depth, min_gap, min_size, out)
-
-def _cut_once(ink, y0, x0, y1, x1, axis, min_gap):
-    region = ink[y0:y1, x0:x1]; prof = region.mean(axis=1 - axis)
+def _pieces(ink, y0, x0, y1, x1, axis: int, min_gap: int):
+    "Sub-boxes of a region split along its gutters across `axis` (0: rows, 1: columns); None without a gutter."
+    prof = ink[y0:y1, x0:x1].mean(axis=1 - axis)
     gaps = [g for g in _runs(prof < 0.01, min_gap) if g[0] > 0 and g[1] < len(prof)]
     if not gaps: return None
     edges = [0] + [c for g in gaps for c in g] + [len(prof)]
     return [((y0 + a, x0, y0 + b, x1) if axis == 0 else (y0, x0 + a, y1, x0 + b)) for a, b in zip(edges[::2], edges[1::2])]
+
+def _cut(ink: np.ndarray, y0, x0, y1, x1, axis: int, depth: int, min_gap: int, min_size: int, out: list):
+    "Recursive XY-cut of a region, leaves appended to `out` as (y0, x0, y1, x1) in reading order."
+    region = ink[y0:y1, x0:x1]
+    if region.size == 0 or not region.any(): return
+    ys, xs = np.nonzero(region)                      # trim to the ink's bounding box
+    y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
+    pieces = _pieces(ink, y0, x0, y1, x1, axis, min_gap)
+    if pieces is None and depth > 0:                 # no gutter this way: try the other way, one level down
+        pieces, axis, depth = _pieces(ink, y0, x0, y1, x1, 1 - axis, min_gap), 1 - axis, depth - 1
+    if pieces is None:
+        if (y1 - y0) >= min_size and (x1 - x0) >= min_size: out.append((y0, x0, y1, x1))
+        return
+    for box in pieces: _cut(ink, *box, 1 - axis, depth, min_gap, min_size, out)
 
 def detect_panels(img: np.ndarray, min_gap: float = 0.006, min_size: float = 0.05, thresh: float = 0.12) -> list[list[float]]:
     """Panel boxes [x0, y0, x1, y1] (pixels) of a page (H, W, 3 floats in [0, 1]) in reading order.
@@ -187,7 +181,7 @@ def structure_channels(images: torch.Tensor, hw: tuple[int, int], names=STRUCTUR
         out.append(torch.stack([torch.from_numpy(mp[n] / mp[n].max()).float() for n in names]))
     return torch.stack(out).to(images.device)
 
-# %% ../nbs/04b_structure.ipynb #5cdf110f
+# %% ../nbs/04b_structure.ipynb #e8e94994
 def _page_arrays(pages, side: int = 48):
     "(structure maps at side×side page-relative grid per page, target distributions) for fitting priors."
     from comicsal.data import load_image, load_map
@@ -209,7 +203,6 @@ class StructurePriorModel(SaliencyModel):
     def __init__(self, w_panels: float = 0.5, w_text: float = 0.3, w_centre: float = 0.1, sigma: float = 0.3,
                  alpha: float = 0.5, text_blur: float = 0.012):
         super().__init__()
-        self.params = dict(w_panels=w_panels, w_text=w_text, w_centre=w_centre, sigma=sigma, alpha=alpha, text_blur=text_blur)
         self.register_buffer("_p", torch.tensor([w_panels, w_text, w_centre, sigma, alpha, text_blur], dtype=torch.float64))
 
     def _get(self):

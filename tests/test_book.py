@@ -25,6 +25,7 @@ def test_book_links_chapters_and_runs(book):
     for chapter in ("00_config", "03_metrics", "05_train", "09_cli"):
         assert f"chapters/{chapter}.html" in html, chapter
     assert f"runs/{compare.name}.html" in html
+    assert 'href="nbs/' not in html                                       # README links rewritten to the chapters
     page = index.parent / "runs" / compare.name / "compare.html"
     text = page.read_text()
     assert "Traceback" not in text and "ComicsalError" not in text      # shown as it ran, not re-executed
