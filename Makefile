@@ -36,9 +36,6 @@ demo: install
 	$(BIN)/comicsal run compare -p data $(SAMPLE) -p seed $(SEED) \
 		-p models "[latest:train/model/model.pt, comicsal, centre-bias, dataset-mean]"
 	$(BIN)/comicsal run ablation -p data $(SAMPLE) -p seed $(SEED)
-	@$(BIN)/python -c "import json, glob; m = json.load(open(sorted(glob.glob('results/runs/*-compare/metrics.json'))[-1])); \
-		print('\nValidation, ai4va protocol (CC higher, KLD lower is better):'); \
-		[print(f'  {n:<40} CC {r[\"ai4va\"][\"means\"][\"CC\"]:.3f}  KLD {r[\"ai4va\"][\"means\"][\"KLD\"]:.3f}') for n, r in m['models'].items()]"
 	$(BIN)/comicsal book
 	@echo
 	@echo "Outputs:"

@@ -52,15 +52,15 @@ def _evaluate(a) -> int:
     print(f"\nwrote {out}/metrics.json and {out}/per_image.csv")
     return 0
 
-# %% ../nbs/09_cli.ipynb #27e6ea48
+# %% ../nbs/09_cli.ipynb #128d7e57
 def _train(a) -> int:
     from comicsal.config import results_dir
     from comicsal.train import TrainConfig, train
-    structure = tuple(x for x in (a.structure or "").split(",") if x and x != "none")
-    cfg = TrainConfig(data=[str(d) for d in a.data] if len(a.data) > 1 else str(a.data[0]), model=a.model, structure=structure, backbone=a.backbone, long_side=a.long_side, epochs=a.epochs,
-                      batch_size=a.batch_size, lr=a.lr, loss_cc=a.loss_cc, loss_nss=a.loss_nss, patience=a.patience,
-                      monitor=a.monitor, hflip=a.hflip, crop=a.crop, seed=a.seed, cache=a.cache, device=a.device,
-                      init=a.init)
+    from dataclasses import fields
+    given = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)}
+    given["data"] = [str(d) for d in a.data] if len(a.data) > 1 else str(a.data[0])
+    given["structure"] = tuple(x for x in (a.structure or "").split(",") if x and x != "none")
+    cfg = TrainConfig(**given)
     out = a.out or results_dir() / "models" / (a.model if a.model != "comicsal" else f"comicsal-{a.backbone}")
     s = train(cfg, out, resume=a.resume, force=a.force, progress=not a.no_progress)
     print(_summary_table(s))
@@ -90,10 +90,12 @@ def _predict(a) -> int:
     print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
     return 0
 
-# %% ../nbs/09_cli.ipynb #2d4b6289
+# %% ../nbs/09_cli.ipynb #720d12cd
 def _run(a) -> int:
     from comicsal.runs import parse_params, run_pipeline
+    from comicsal.runs import run_scores
     folder = run_pipeline(a.name, parse_params(a.param or []), progress=not a.no_progress)
+    for line in run_scores(folder): print(line)
     print(f"run recorded in {folder}")
     return 0
 
@@ -103,7 +105,7 @@ def _book(a) -> int:
     print(f"book: {index}")
     return 0
 
-# %% ../nbs/09_cli.ipynb #2394e6c7
+# %% ../nbs/09_cli.ipynb #d00c5019
 def build_parser() -> argparse.ArgumentParser:
     "The `comicsal` argument parser (sub-commands as in DESIGN.md)."
     p = argparse.ArgumentParser(prog="comicsal", description="Predict where people look on comic pages.")
@@ -141,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score saliency maps against ground truth (metrics.json, per_image.csv)")
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--pred", type=Path, help="folder of predicted maps, named by page stem")
-    src.add_argument("--reference", choices=["centre", "uniform"], help="score a built-in reference map instead")
+    from comicsal.metrics import REFERENCES
+    src.add_argument("--reference", choices=sorted(REFERENCES), help="score a built-in reference map instead")
     e.add_argument("--gt", type=Path, required=True, help="dataset folder (uses maps/<split>) or a folder of maps")
     e.add_argument("--protocol", choices=["ai4va", "mit"], default="ai4va")
     e.add_argument("--split", default="val", help="split of a dataset --gt (default: val)")
@@ -153,27 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
 
-    from comicsal.models import BACKBONES, BASELINES, MODEL_NAMES
+    from comicsal.models import BACKBONES, BASELINES, MODEL_NAMES, STRUCTURE_PRIORS
+    from comicsal.train import TrainConfig
+    D = TrainConfig()                      # the defaults live in one place: TrainConfig
     t = sub.add_parser("train", help="train the comicsal readout (or fit a baseline) → checkpoint + metrics")
     t.add_argument("--data", nargs="+", required=True, metavar="DIR[:WEIGHT]",
                    help="dataset folder(s) (train split to learn, val to watch); DIR:WEIGHT weights a set's loss")
-    from comicsal.models import STRUCTURE_PRIORS
-    t.add_argument("--model", default="comicsal", choices=["comicsal", *BASELINES, *STRUCTURE_PRIORS])
+    t.add_argument("--model", default=D.model, choices=["comicsal", *BASELINES, *STRUCTURE_PRIORS])
     t.add_argument("--structure", default="", help="structure maps as extra readout inputs: panels,text (default: none)")
-    t.add_argument("--backbone", default="efficientnet-lite0", choices=BACKBONES)
+    t.add_argument("--backbone", default=D.backbone, choices=BACKBONES)
     t.add_argument("--out", type=Path, help="output folder (default: results/models/<model>)")
-    t.add_argument("--epochs", type=int, default=80)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--lr", type=float, default=0.01)
-    t.add_argument("--long-side", type=int, default=DEFAULTS.long_side, help="page size fed to the backbone (px)")
-    t.add_argument("--loss-cc", type=float, default=0.0, help="weight of a −CC loss term")
-    t.add_argument("--loss-nss", type=float, default=0.0, help="weight of a −NSS loss term")
-    t.add_argument("--monitor", choices=["KLD", "CC"], default="KLD", help="early-stopping metric on val")
-    t.add_argument("--patience", type=int, default=15)
-    t.add_argument("--crop", type=float, default=0.5, help="probability of a random crop augmentation")
+    t.add_argument("--epochs", type=int, default=D.epochs)
+    t.add_argument("--batch-size", type=int, default=D.batch_size)
+    t.add_argument("--lr", type=float, default=D.lr)
+    t.add_argument("--long-side", type=int, default=D.long_side, help="page size fed to the backbone (px)")
+    t.add_argument("--loss-cc", type=float, default=D.loss_cc, help="weight of a −CC loss term")
+    t.add_argument("--loss-nss", type=float, default=D.loss_nss, help="weight of a −NSS loss term")
+    t.add_argument("--monitor", choices=["KLD", "CC"], default=D.monitor, help="early-stopping metric on val")
+    t.add_argument("--patience", type=int, default=D.patience)
+    t.add_argument("--crop", type=float, default=D.crop, help="probability of a random crop augmentation")
     t.add_argument("--hflip", action="store_true", help="allow horizontal flips (off: they break reading order)")
-    t.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    t.add_argument("--cache", choices=["memory", "disk"], default="memory", help="where backbone features are cached")
+    t.add_argument("--seed", type=int, default=D.seed)
+    t.add_argument("--cache", choices=["memory", "disk"], default=D.cache, help="where backbone features are cached")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     t.add_argument("--init", help="start the readout from this checkpoint (or shipped model name)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
@@ -185,12 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     which = pr.add_mutually_exclusive_group(required=True)
     which.add_argument("--checkpoint", type=Path, help="a checkpoint written by `comicsal train`")
     which.add_argument("--model", choices=MODEL_NAMES,
-                       help="a model by name: comicsal (the shipped default, no training needed), a baseline, deepgaze2e")
+                       help="a model by name: comicsal (the shipped default, no training needed), a baseline, a structure prior, deepgaze2e")
     pr.add_argument("--images", type=Path, required=True, help="a dataset folder (see --split) or a folder of pages")
     pr.add_argument("--split", default="test", help="split of a dataset --images (default: test)")
     pr.add_argument("--out", type=Path, required=True, help="output folder (refused if non-empty, unless --force)")
     pr.add_argument("--like", type=Path, help="write maps at the sizes of the same-stem maps in this folder")
-    pr.add_argument("--fit", type=Path, help="dataset whose train maps fit a baseline --model")
+    pr.add_argument("--fit", type=Path, help="dataset whose train pages fit a baseline or structure-prior --model")
     pr.add_argument("--zip", action="store_true", help="also write <out>.zip (a submission archive)")
     pr.add_argument("--batch-size", type=int, default=1, help="pages per forward pass (default 1)")
     pr.add_argument("--force", action="store_true")
