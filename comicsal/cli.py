@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import comicsal
-from .config import ComicsalError, DEFAULTS
+from .config import ComicsalError, ComicsalWarning, DEFAULTS, results_dir
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['build_parser', 'warning_log', 'main', 'run_captured']
 
 # %% ../nbs/09_cli.ipynb #3f2ef2a8
 def _data_check(a) -> int:
@@ -31,25 +33,29 @@ def _data_synth(a) -> int:
 
 def _data_fetch(a) -> int:
     from comicsal.data import fetch_ai4va, fetch_mit1003
-    if a.name == "mit1003": rep = fetch_mit1003(a.dest, archives=a.archive, force=a.force)
+    if a.name == "mit1003": rep = fetch_mit1003(a.dest, archives=a.archive, force=a.force, progress=not a.no_progress)
     else:
         if a.archive and len(a.archive) > 1: raise ComicsalError("the AI4VA data is one archive: pass one --archive.")
-        rep = fetch_ai4va(a.dest, archive=a.archive[0] if a.archive else None, force=a.force)
+        rep = fetch_ai4va(a.dest, archive=a.archive[0] if a.archive else None, force=a.force, progress=not a.no_progress)
     print(rep.summary())
     return 0 if rep.ok else 1
 
 # %% ../nbs/09_cli.ipynb #071899e7
 def _evaluate(a) -> int:
     from comicsal.config import results_dir
-    from comicsal.metrics import evaluate
+    from comicsal.metrics import EvalResult, evaluate
     pred = a.reference if a.reference else a.pred
-    res = evaluate(pred, a.gt, a.protocol, split=a.split, seed=a.seed, fixation_rule=a.fixations,
-                   progress=not a.no_progress)
     name = a.reference if a.reference else Path(a.pred).resolve().name
     out = a.out or results_dir() / "eval" / f"{name}-{a.protocol}-{a.split}"
-    res.write(out, force=a.force)
+    EvalResult.prepare_out(out, force=a.force)       # an unwritable or occupied --out is found before the scoring
+    res = evaluate(pred, a.gt, a.protocol, split=a.split, seed=a.seed, fixation_rule=a.fixations,
+                   progress=not a.no_progress)
+    res.write(out, force=True)
     print(res.table())
     print(f"\nwrote {out}/metrics.json and {out}/per_image.csv")
+    if res.failed:
+        raise ComicsalError(f"{len(res.failed)} page(s) could not be scored (the others are in {out}):\n  "
+                            + "\n  ".join(f["reason"] for f in res.failed))
     return 0
 
 # %% ../nbs/09_cli.ipynb #128d7e57
@@ -62,10 +68,24 @@ def _train(a) -> int:
     given["structure"] = tuple(x for x in (a.structure or "").split(",") if x and x != "none")
     cfg = TrainConfig(**given)
     out = a.out or results_dir() / "models" / (a.model if a.model != "comicsal" else f"comicsal-{a.backbone}")
+    if a.resume: _note_resume_ignores(cfg, Path(out))
     s = train(cfg, out, resume=a.resume, force=a.force, progress=not a.no_progress)
     print(_summary_table(s))
     print(f"\nwrote {out}/model.pt")
     return 0
+
+def _note_resume_ignores(cfg, out: Path) -> None:
+    "Say which options `--resume` ignores: it continues the saved run with the settings it was started with."
+    from comicsal.models import read_checkpoint
+    from comicsal.train import TrainConfig
+    if not (out / "last.pt").is_file(): return       # train() explains
+    saved, default = TrainConfig.from_dict(read_checkpoint(out / "last.pt")["train_config"]), TrainConfig()
+    ignored = [f"--{k.replace('_', '-')} {getattr(cfg, k)} (the run's: {getattr(saved, k)})"
+               for k in ("epochs", "batch_size", "lr", "long_side", "loss_cc", "loss_nss", "monitor", "patience", "crop", "seed")
+               if getattr(cfg, k) != getattr(default, k) and getattr(cfg, k) != getattr(saved, k)]
+    if ignored:
+        warnings.warn("--resume continues the saved run with its own settings; ignored: " + ", ".join(ignored)
+                      + ". Start a new run (another --out) to change them.", ComicsalWarning)
 
 def _summary_table(s: dict) -> str:
     lines = [f"model: {s.get('model')}" + (f" ({s['backbone']}, {s['epochs']} epochs, best {s['best_epoch']})" if "backbone" in s else "")]
@@ -112,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"comicsal {comicsal.__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors too")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from comicsal.data import MAX_PIXELS_DEFAULT
+    big = argparse.ArgumentParser(add_help=False)     # options of every command that reads pages
+    big.add_argument("--max-pixels", type=int, metavar="N",
+                     help=f"largest page (width × height) read; larger ones are refused (default {MAX_PIXELS_DEFAULT:,}, "
+                          "or $COMICSAL_MAX_PIXELS)")
 
     data = sub.add_parser("data", help="fetch, check or synthesise datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -124,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--no-progress", action="store_true")
     f.set_defaults(func=_data_fetch)
 
-    c = dsub.add_parser("check", help="count, pair and verify a dataset; exit 1 on problems")
+    c = dsub.add_parser("check", help="count, pair and verify a dataset; exit 1 on problems", parents=[big])
     c.add_argument("dir", type=Path, help="dataset folder holding images/ and maps/")
     c.add_argument("--quick", action="store_true", help="read file headers only (no full decode)")
     c.add_argument("--no-progress", action="store_true")
@@ -140,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_data_synth)
 
-    e = sub.add_parser("evaluate", help="score saliency maps against ground truth (metrics.json, per_image.csv)")
+    e = sub.add_parser("evaluate", help="score saliency maps against ground truth (metrics.json, per_image.csv)", parents=[big])
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--pred", type=Path, help="folder of predicted maps, named by page stem")
     from comicsal.metrics import REFERENCES
@@ -159,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     from comicsal.models import BACKBONES, BASELINES, MODEL_NAMES, STRUCTURE_PRIORS
     from comicsal.train import TrainConfig
     D = TrainConfig()                      # the defaults live in one place: TrainConfig
-    t = sub.add_parser("train", help="train the comicsal readout (or fit a baseline) → checkpoint + metrics")
+    t = sub.add_parser("train", help="train the comicsal readout (or fit a baseline) → checkpoint + metrics", parents=[big])
     t.add_argument("--data", nargs="+", required=True, metavar="DIR[:WEIGHT]",
                    help="dataset folder(s) (train split to learn, val to watch); DIR:WEIGHT weights a set's loss")
     t.add_argument("--model", default=D.model, choices=["comicsal", *BASELINES, *STRUCTURE_PRIORS])
@@ -185,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
 
-    pr = sub.add_parser("predict", help="write 8-bit saliency maps (PNG, same stems) for a folder of pages")
+    pr = sub.add_parser("predict", help="write 8-bit saliency maps (PNG, same stems) for a folder of pages", parents=[big])
     which = pr.add_mutually_exclusive_group(required=True)
     which.add_argument("--checkpoint", type=Path, help="a checkpoint written by `comicsal train`")
     which.add_argument("--model", choices=MODEL_NAMES,
@@ -216,15 +241,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/09_cli.ipynb #6c3d6742
+def warning_log() -> Path:
+    "Where the command writes other libraries' warnings: `$COMICSAL_LOG`, else `results/comicsal.log`."
+    import os
+    return Path(os.environ.get("COMICSAL_LOG") or results_dir() / "comicsal.log")
+
+def _show_warning(debug: bool):
+    "comicsal's own warnings as one line on stderr; other libraries' into the log (and on stderr with --debug)."
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ComicsalWarning):
+            print(f"comicsal: warning: {message}", file=sys.stderr); return
+        text = warnings.formatwarning(message, category, filename, lineno, line).rstrip()
+        if debug: print(text, file=sys.stderr)
+        try:
+            log = warning_log(); log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as f: f.write(text + "\n")
+        except OSError:
+            pass                  # a log we cannot write is no reason to stop the command
+    return show
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `comicsal` command; returns the exit status."
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning(args.debug)
+            if getattr(args, "max_pixels", None) is not None:
+                import comicsal.data as data
+                before = data._max_pixels
+                data.set_max_pixels(args.max_pixels)
+                try: return int(args.func(args) or 0)
+                finally: data._max_pixels = before       # in-process callers (tests, the book) get their limit back
+            return int(args.func(args) or 0)
     except ComicsalError as e:
         if args.debug: traceback.print_exc()
         print(f"comicsal: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:      # the disk, not the program: a full disk, a permission, a file that vanished
+        if args.debug: traceback.print_exc()
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"comicsal: error: {where}{e.strerror or e}; check the path, its permissions and the free space.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("comicsal: interrupted", file=sys.stderr)
         return 130
+
+# %% ../nbs/09_cli.ipynb #a7c31e02
+def run_captured(argv) -> tuple[int, str, str]:
+    "Run the command in-process, as a user would type it: (exit status, stdout, stderr). For tests and the book."
+    import contextlib, io
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in argv])
+        except SystemExit as e: rc = e.code
+    return rc, out.getvalue(), err.getvalue()

@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SPLITS', 'MAP_SPLITS', 'STYLES', 'SERIES', 'DEFAULTS', 'ComicsalError', 'project_root', 'data_dir',
-           'results_dir', 'Defaults', 'seed_everything', 'get_device', 'ensure_writable']
+__all__ = ['IMAGE_EXTS', 'SPLITS', 'MAP_SPLITS', 'STYLES', 'SERIES', 'DEFAULTS', 'ComicsalError', 'ComicsalWarning',
+           'project_root', 'data_dir', 'results_dir', 'Defaults', 'seed_everything', 'get_device', 'ensure_writable']
 
 # %% ../nbs/00_config.ipynb #70cf7041
 class ComicsalError(Exception):
     "A problem in the user's input: the message names the file and says how to fix it."
+
+class ComicsalWarning(UserWarning):
+    "Something the user should know (the command prints it as one line); other libraries' warnings go to the log."
 
 # %% ../nbs/00_config.ipynb #e3889aa0
 def project_root(start: str | Path | None = None) -> Path:
@@ -39,7 +42,7 @@ def results_dir() -> Path:
     return Path(os.environ.get("COMICSAL_RESULTS") or project_root() / "results")
 
 # %% ../nbs/00_config.ipynb #7bf7a945
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")     # compared case-insensitively
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")   # compared case-insensitively; scans come as TIFF too
 SPLITS = ("train", "val", "test")
 MAP_SPLITS = ("train", "val")              # the test split has no public ground truth
 STYLES = ("toon", "realistic", "unknown")
@@ -85,12 +88,19 @@ def get_device(device: str | None = None):
 
 # %% ../nbs/00_config.ipynb #ab80338c
 def ensure_writable(path: str | Path, force: bool = False, what: str = "output folder") -> Path:
-    "Create `path` if needed; refuse a non-empty folder (or an existing file) unless `force`."
+    "Create the folder `path` if needed; refuse a non-empty folder unless `force`, and a file or unwritable place always."
     path = Path(path)
-    if path.exists() and not force:
-        if path.is_file() or any(path.iterdir()):
-            raise ComicsalError(f"{what} {path} already exists and is not empty; "
-                                "choose another path or pass --force to overwrite it.")
-    if path.suffix == "" or path.is_dir(): path.mkdir(parents=True, exist_ok=True)
-    else: path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise ComicsalError(f"{what} {path} is a file, not a folder; choose a folder path "
+                            "(--force replaces what a folder holds, never a file in its place).")
+    if path.is_dir() and not force and any(path.iterdir()):
+        raise ComicsalError(f"{what} {path} already exists and is not empty; "
+                            "choose another path or pass --force to overwrite it.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".comicsal-write-test-{os.getpid()}"
+        probe.write_bytes(b""); probe.unlink()
+    except OSError as e:
+        raise ComicsalError(f"{what} {path} cannot be written ({e.strerror or e}); "
+                            "choose a folder you can write to.") from None
     return path

@@ -6,25 +6,34 @@
 from __future__ import annotations
 
 import csv
+import errno
+import os
+import posixpath
 import re
 import shutil
+import stat
+import tarfile
 import tempfile
+import threading
+import zipfile
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, IMAGE_EXTS, SPLITS, MAP_SPLITS, STYLES, SERIES, DEFAULTS, ensure_writable
 
 # %% auto #0
-__all__ = ['AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery',
-           'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'open_image', 'image_to_float', 'load_image',
-           'load_map', 'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'CheckReport',
-           'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset', 'pad_collate',
-           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
+__all__ = ['MAX_PIXELS_DEFAULT', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles',
+           'Page', 'Discovery', 'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels',
+           'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map',
+           'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'CheckReport', 'check_dataset',
+           'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset', 'pad_collate', 'normalise_layout',
+           'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -47,17 +56,24 @@ def read_styles(path: str | Path) -> dict[str, str]:
     "Read a `stem,style` CSV (header optional) into {stem: style}; bad rows are errors naming the line."
     path = Path(path)
     styles = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for i, row in enumerate(csv.reader(f), 1):
-            if not row or not "".join(row).strip() or row[0].startswith("#"): continue
-            if i == 1 and [c.strip().lower() for c in row[:2]] == ["stem", "style"]: continue
-            if len(row) < 2:
-                raise ComicsalError(f"{path}, line {i}: expected 'stem,style', got {','.join(row)!r}; fix or delete the line.")
-            style = normalise_style(row[1])
-            if style == "unknown" and row[1].strip().lower() != "unknown":
-                raise ComicsalError(f"{path}, line {i}: unknown style {row[1]!r}; use one of "
-                                    f"{', '.join(STYLES)} (or a series name: {SERIES['toon']}, {SERIES['realistic']}).")
-            styles[row[0].strip()] = style
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as e:
+        raise ComicsalError(f"{path}: not UTF-8 text (byte {e.start}); save it as a UTF-8 CSV of 'stem,style' lines, "
+                            "or delete it.") from None
+    except csv.Error as e:
+        raise ComicsalError(f"{path}: not a readable CSV ({e}); save it as 'stem,style' lines, or delete it.") from None
+    for i, row in enumerate(rows, 1):
+        if not row or not "".join(row).strip() or row[0].startswith("#"): continue
+        if i == 1 and [c.strip().lower() for c in row[:2]] == ["stem", "style"]: continue
+        if len(row) < 2:
+            raise ComicsalError(f"{path}, line {i}: expected 'stem,style', got {','.join(row)!r}; fix or delete the line.")
+        style = normalise_style(row[1])
+        if style == "unknown" and row[1].strip().lower() != "unknown":
+            raise ComicsalError(f"{path}, line {i}: unknown style {row[1]!r}; use one of "
+                                f"{', '.join(STYLES)} (or a series name: {SERIES['toon']}, {SERIES['realistic']}).")
+        styles[row[0].strip()] = style
     return styles
 
 # %% ../nbs/01_data.ipynb #7fdfe35f
@@ -83,6 +99,10 @@ class Discovery:
     ignored: list[Path] = field(default_factory=list)           # non-image files
     absent: list[str] = field(default_factory=list)             # split folders that do not exist
     unknown_styles: list[str] = field(default_factory=list)     # styles.csv stems with no page
+    unsupported: list[Path] = field(default_factory=list)       # images in a format comicsal does not read (GIF, ...)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)   # folders and special files where pages go, and why
+    bad_links: list[tuple[Path, str]] = field(default_factory=list) # links that lead nowhere (broken, loop), and why
+    not_folders: list[Path] = field(default_factory=list)       # split "folders" that are files
 
     def split(self, name: str) -> list[Page]:
         "The pages of one split, sorted by stem."
@@ -97,45 +117,109 @@ class Discovery:
                 for p in self.orphan_maps]
         out += [f"several files share the stem {g[0].stem!r}: {', '.join(str(x) for x in g)} (keep one)"
                 for g in self.duplicates]
+        out += [f"{p}: {why}" for p, why in self.bad_links]
+        out += [f"{p} is a file, not a folder (rename or remove it; its pages or maps go in {p}/<stem>.png)"
+                for p in self.not_folders]
         if not self.pages:
             out.append(f"no pages found under {self.root} (expected images/<split>/<stem>.png; "
                        "see data/README.md, or run `comicsal data synth --out DIR`)")
         return out
 
 # %% ../nbs/01_data.ipynb #d3fd3d4f
-def _is_image(p: Path) -> bool: return p.is_file() and p.suffix.lower() in IMAGE_EXTS
+# Formats PIL may read but comicsal does not take as pages or maps: named in the report, with the fix.
+_OTHER_IMAGE_EXTS = (".gif", ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".avif", ".jxl", ".psd", ".xcf", ".svg",
+                     ".ico", ".pcx", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".dds", ".eps", ".pdf", ".dng")
+
+def _is_image(p: Path) -> bool: return p.suffix.lower() in IMAGE_EXTS and p.is_file()
+
+def _link_problem(p: Path) -> str | None:
+    "Why the link `p` leads nowhere (a broken link, a loop); None for a working link, or for no link."
+    if not p.is_symlink(): return None
+    try:
+        os.stat(p); return None
+    except OSError as e:
+        if e.errno == errno.ELOOP: return "symlink loop: the link leads back to itself (remove it, or point it at the file)"
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"broken link: its target {os.readlink(p)} is missing (restore the target, or remove the link)"
+        return f"a link that cannot be followed ({e.strerror}; check its target's permissions)"
+
+def _entries(folder: Path) -> list[Path]:
+    "The entries of `folder`, sorted; hidden ones (.DS_Store, ._page.png) left out."
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+def _sort_entry(p: Path, disc: Discovery) -> bool:
+    "True for a page or map file; anything else is recorded in `disc`: a dead link, a folder, another format, a non-image."
+    why = _link_problem(p)
+    if why: disc.bad_links.append((p, why)); return False
+    if _is_image(p): return True
+    if p.is_dir(): disc.skipped.append((p, "a folder"))
+    elif not p.is_file(): disc.skipped.append((p, "not a regular file"))
+    elif p.suffix.lower() in _OTHER_IMAGE_EXTS: disc.unsupported.append(p)
+    else: disc.ignored.append(p)
+    return False
+
+def _folder(path: Path, disc: Discovery) -> bool:
+    "True when `path` is a folder to read; a dead link or a file in its place is recorded in `disc`."
+    why = _link_problem(path)
+    if why: disc.bad_links.append((path, why)); return False
+    if path.exists() and not path.is_dir(): disc.not_folders.append(path); return False
+    return path.is_dir()
 
 def _by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
-    "Map stem -> file for the image files of `folder`; record duplicates and ignored files in `disc`."
+    "Map stem -> file for the image files of `folder`; record duplicates and everything else in `disc`."
     groups = defaultdict(list)
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith("."): continue
-        if _is_image(p): groups[p.stem].append(p)
-        elif p.is_file(): disc.ignored.append(p)
+    for p in _entries(folder):
+        if _sort_entry(p, disc): groups[p.stem].append(p)
     for stem, files in groups.items():
         if len(files) > 1: disc.duplicates.append(tuple(files))
     return {stem: files[0] for stem, files in groups.items() if len(files) == 1}
+
+def _styles(root: Path, disc: Discovery) -> dict[str, str]:
+    "The dataset's styles.csv, read; {} when there is none (a dead link or a folder in its place is recorded)."
+    p = root / "styles.csv"
+    why = _link_problem(p)
+    if why: disc.bad_links.append((p, why)); return {}
+    if p.exists() and not p.is_file(): disc.skipped.append((p, "not a file, so no styles were read")); return {}
+    return read_styles(p) if p.is_file() else {}
+
+def _check_root(root: Path):
+    "Refuse, with the fix, a dataset root that is not a folder holding an images/ folder."
+    for p in (root, root / "images"):
+        why = _link_problem(p)
+        if why: raise ComicsalError(f"{p}: {why}.")
+        if p.exists() and not p.is_dir():
+            raise ComicsalError(f"{p} is a file, not a dataset folder; pass the folder that holds images/ and maps/ "
+                                "(see data/README.md)." if p == root else
+                                f"{p} is a file, not a folder; pages go in {p}/<split>/<stem>.png (rename or remove it).")
+        if not p.is_dir() and p == root:
+            raise ComicsalError(f"dataset folder {root} does not exist; create it with `comicsal data synth --out {root}` "
+                                f"or `comicsal data fetch --dest {root}`.")
+    if not (root / "images").is_dir():
+        raise ComicsalError(f"{root} has no images/ folder; expected {root}/images/{{train,val,test}}/<stem>.png "
+                            f"and {root}/maps/{{train,val}}/<stem>.png (see data/README.md).")
 
 def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discovery:
     """Find and pair the pages of a dataset at `root`, by stem: the AI4VA layout (split folders), or the flat
     attention layout (see "Eye-tracking sets" below; `val_fold` of `n_folds` is its `val` split)."""
     root = Path(root)
-    if not root.is_dir():
-        raise ComicsalError(f"dataset folder {root} does not exist; create it with `comicsal data synth --out {root}` "
-                            f"or `comicsal data fetch --dest {root}`.")
-    if not (root / "images").is_dir():
-        raise ComicsalError(f"{root} has no images/ folder; expected {root}/images/{{train,val,test}}/<stem>.png "
-                            f"and {root}/maps/{{train,val}}/<stem>.png (see data/README.md).")
-    if is_flat_layout(root): return _discover_flat(root, val_fold, n_folds)
+    try:
+        _check_root(root)
+        return _discover_flat(root, val_fold, n_folds) if is_flat_layout(root) else _discover_splits(root)
+    except PermissionError as e:
+        raise ComicsalError(f"{e.filename or root}: permission denied; make the dataset readable (e.g. "
+                            f"`chmod -R u+rX {root}`), or copy it to a place you may read.") from None
+
+def _discover_splits(root: Path) -> Discovery:
     disc = Discovery(root=root)
-    styles = read_styles(root / "styles.csv") if (root / "styles.csv").is_file() else {}
+    styles = _styles(root, disc)
+    has_maps = _folder(root / "maps", disc)
     seen = set()
     for split in SPLITS:
         idir, mdir = root / "images" / split, root / "maps" / split
-        images = _by_stem(idir, disc) if idir.is_dir() else {}
-        maps = _by_stem(mdir, disc) if mdir.is_dir() else {}
-        if not idir.is_dir(): disc.absent.append(f"images/{split}")
-        if split in MAP_SPLITS and images and not mdir.is_dir(): disc.absent.append(f"maps/{split}")
+        images = _by_stem(idir, disc) if _folder(idir, disc) else {}
+        maps = _by_stem(mdir, disc) if has_maps and _folder(mdir, disc) else {}
+        if not os.path.lexists(idir): disc.absent.append(f"images/{split}")
+        if split in MAP_SPLITS and images and not os.path.lexists(mdir): disc.absent.append(f"maps/{split}")
         for stem in sorted(images):
             m = maps.get(stem)
             if m is None and split in MAP_SPLITS:
@@ -143,6 +227,12 @@ def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discover
             disc.pages.append(Page(stem, split, images[stem], m, styles.get(stem, infer_style(stem))))
             seen.add(stem)
         disc.orphan_maps += [maps[s] for s in sorted(set(maps) - set(images))]
+    for top in ("images", "maps") if has_maps else ("images",):     # what sits beside the split folders is not read
+        for p in _entries(root / top):
+            if p.name in SPLITS: continue
+            if _is_image(p): disc.skipped.append((p, f"outside the split folders; move it into {top}/<split>/"))
+            elif p.is_dir(): disc.skipped.append((p, "a folder, not a split folder"))
+            else: _sort_entry(p, disc)
     disc.unknown_styles = sorted(set(styles) - seen)
     return disc
 
@@ -160,11 +250,11 @@ def fold_of(stem: str, n_folds: int = 10) -> int:
 def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
     disc = Discovery(root=root)
     images = _by_stem(root / "images", disc)
-    maps = _by_stem(root / "maps", disc) if (root / "maps").is_dir() else {}
-    if not (root / "maps").is_dir(): disc.absent.append("maps")
-    fixmaps = _by_stem(root / "fixmaps", disc) if (root / "fixmaps").is_dir() else {}
-    fixes = {p.stem: p for p in sorted((root / "fixations").glob("*.json"))} if (root / "fixations").is_dir() else {}
-    styles = read_styles(root / "styles.csv") if (root / "styles.csv").is_file() else {}
+    maps = _by_stem(root / "maps", disc) if _folder(root / "maps", disc) else {}
+    if not os.path.lexists(root / "maps"): disc.absent.append("maps")
+    fixmaps = _by_stem(root / "fixmaps", disc) if _folder(root / "fixmaps", disc) else {}
+    fixes = {p.stem: p for p in sorted((root / "fixations").glob("*.json"))} if _folder(root / "fixations", disc) else {}
+    styles = _styles(root, disc)
     for stem in sorted(images):
         if stem not in maps: disc.unpaired_images.append(images[stem]); continue
         split = "val" if fold_of(stem, n_folds) == val_fold else "train"
@@ -188,20 +278,78 @@ def _write_tiny(root: Path, stems_maps: dict[str, str | None], split="train", si
 class UnreadableImage(ComicsalError):
     "An image or map file that cannot be decoded."
 
-def open_image(path: str | Path) -> Image.Image:
-    "Open and fully decode `path` with PIL; any failure becomes `UnreadableImage` naming the file."
+MAX_PIXELS_DEFAULT = 500_000_000     # width × height: a 1200 dpi A3 scan is ~280 MP
+_max_pixels: int | None = None       # set by `set_max_pixels` (the command line's --max-pixels)
+
+def set_max_pixels(n: int | None) -> None:
+    "Set the largest page (width × height) comicsal opens; None goes back to $COMICSAL_MAX_PIXELS, else the default."
+    global _max_pixels
+    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
+        raise ComicsalError(f"--max-pixels must be a positive number of pixels (width × height), not {n!r}.")
+    _max_pixels = None if n is None else int(n)
+
+def max_pixels() -> int:
+    "The largest page comicsal opens: `set_max_pixels`'s value, else $COMICSAL_MAX_PIXELS, else `MAX_PIXELS_DEFAULT`."
+    if _max_pixels is not None: return _max_pixels
+    env = os.environ.get("COMICSAL_MAX_PIXELS", "").strip()
+    if not env: return MAX_PIXELS_DEFAULT
+    try: n = int(env.replace("_", ""))
+    except ValueError: n = 0
+    if n <= 0:
+        raise ComicsalError(f"COMICSAL_MAX_PIXELS={env!r} is not a positive whole number of pixels; set it to the "
+                            f"width × height of the largest page (e.g. {2 * MAX_PIXELS_DEFAULT}), or unset it.")
+    return n
+
+_pil_lock, _pil_lifted = threading.Lock(), [0, None]     # holders of `pil_limit_lifted`, PIL's limit to put back
+
+@contextmanager
+def pil_limit_lifted():
+    "A block in which PIL's own decompression-bomb limit is off (comicsal's `max_pixels` applies, through `open_lazy`)."
+    with _pil_lock:
+        if _pil_lifted[0] == 0: _pil_lifted[1], Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        _pil_lifted[0] += 1
+    try:
+        yield
+    finally:
+        with _pil_lock:
+            _pil_lifted[0] -= 1
+            if _pil_lifted[0] == 0: Image.MAX_IMAGE_PIXELS = _pil_lifted[1]
+
+def _decode_error(path: Path, e: Exception) -> UnreadableImage:
+    if isinstance(e, PermissionError):
+        return UnreadableImage(f"{path}: cannot read this file (permission denied); make it readable (chmod u+r) "
+                               "or remove it from the dataset.")
+    return UnreadableImage(f"{path}: cannot decode this image ({e}); it may be truncated or not an image — "
+                           "re-download or re-export it, or remove it from the dataset.")
+
+def open_lazy(path: str | Path) -> Image.Image:
+    "Open `path` with PIL, header only; a page over `max_pixels()` is refused (`UnreadableImage` naming file and fix)."
     path = Path(path)
     if not path.is_file():
         raise UnreadableImage(f"{path}: no such file; check the path (datasets live in data/<name>/images/<split>/).")
     try:
-        im = Image.open(path)
-        im.load()
+        with pil_limit_lifted(): im = Image.open(path)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise _decode_error(path, e) from None
+    W, H = im.size
+    limit = max_pixels()
+    if W * H > limit:
+        im.close()
+        raise UnreadableImage(f"{path}: {W}×{H} pixels ({W * H / 1e6:.3g} megapixels) is more than the {limit / 1e6:.3g} "
+                              "megapixels comicsal opens (a guard against decompression bombs: small files that decode "
+                              "into huge images). If the scan is genuine, raise the limit: `--max-pixels "
+                              f"{W * H}` on the command line, or the environment variable COMICSAL_MAX_PIXELS={W * H}.")
+    return im
+
+def open_image(path: str | Path) -> Image.Image:
+    "Open and fully decode `path` (pages over `max_pixels()` refused); any failure becomes `UnreadableImage` naming it."
+    im = open_lazy(path)
+    try:
+        with pil_limit_lifted(): im.load()     # TIFF and GIF check PIL's limit again while decoding
         return im
-    except Image.DecompressionBombError as e:
-        raise UnreadableImage(f"{path}: {e}. If the scan is genuine, raise PIL.Image.MAX_IMAGE_PIXELS.") from None
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        raise UnreadableImage(f"{path}: cannot decode this image ({e}); it may be truncated or not an image — "
-                              "re-download or re-export it, or remove it from the dataset.") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        im.close()
+        raise _decode_error(Path(path), e) from None
 
 def _int_scale(a: np.ndarray, mode: str) -> float:
     if mode.startswith("I;16"): return 65535.0
@@ -284,7 +432,7 @@ def fixation_density(points, hw: tuple[int, int], sigma_px: float, out_hw: tuple
 
 def fixation_map(page: Page, sigma_px: float, shape: tuple[int, int] | None = None) -> np.ndarray | None:
     "A map made from a page's recorded fixations: one Gaussian of `sigma_px` (image pixels) each, max 1; None without fixations."
-    hw = Image.open(page.image).size[::-1]
+    with open_lazy(page.image) as im: hw = im.size[::-1]
     pts = page_fixations(page, hw)
     return None if pts is None else fixation_density(pts, hw, sigma_px, shape or hw)
 
@@ -334,6 +482,8 @@ class CheckReport:
         lines += ["", "page sizes: " + _size_summary(list(self.page_sizes.values())),
                   "map sizes:  " + _size_summary(list(self.map_sizes.values()))]
         notes = [f"absent: {a}" for a in d.absent] + [f"ignored (not an image): {p}" for p in d.ignored]
+        notes += [f"unsupported format (convert to PNG): {p}" for p in d.unsupported]
+        notes += [f"ignored ({why}): {p}" for p, why in d.skipped]
         notes += [f"styles.csv names a stem with no page: {s}" for s in d.unknown_styles]
         if notes: lines += ["", "notes:"] + [f"  - {n}" for n in notes]
         probs = self.problems
@@ -342,15 +492,15 @@ class CheckReport:
         return "\n".join(lines)
 
 def check_dataset(root: str | Path, verify: bool = True, progress: bool = True) -> CheckReport:
-    "Discover `root` and (if `verify`) decode every image and map, collecting unreadable files and sizes."
+    "Discover `root` and decode every image and map (`verify`; else read their headers): unreadable files and sizes."
     disc = discover(root)
     rep = CheckReport(disc)
     for p in tqdm(disc.pages, desc="checking", unit="page", disable=not progress, leave=False):
         for kind, path, sizes in (("image", p.image, rep.page_sizes), ("map", p.map, rep.map_sizes)):
             if path is None: continue
             try:
-                sizes[p.stem] = open_image(path).size if verify else Image.open(path).size
-            except (UnreadableImage, OSError) as e:
+                with (open_image if verify else open_lazy)(path) as im: sizes[p.stem] = im.size
+            except UnreadableImage as e:
                 rep.unreadable.append(f"unreadable {kind}: {e}")
     return rep
 
@@ -440,12 +590,18 @@ def _classify(rel: Path) -> tuple[str | None, str | None]:
         elif kind is None and _IMG_WORDS.search(low): kind = "images"
     return kind, split
 
-def normalise_layout(src: str | Path, dest: str | Path) -> Path:
-    "Copy the images and maps found anywhere under `src` into `dest/{images,maps}/<split>/`."
-    src, dest = Path(src), Path(dest)
-    files = [p for p in sorted(src.rglob("*")) if _is_image(p)
-             and not any(part.startswith((".", "__MACOSX")) for part in p.relative_to(src).parts)]
-    if not files: raise ComicsalError(f"no .png/.jpg/.jpeg files found in the archive unpacked at {src}.")
+def _plain_images(src: Path) -> list[Path]:
+    "The image files under `src`, sorted, reached without following any link; hidden and __MACOSX entries left out."
+    out = []
+    for folder, subs, names in os.walk(src):       # a linked folder is listed, never entered
+        subs[:] = [d for d in subs if not d.startswith((".", "__MACOSX"))]
+        out += [p for n in names if not n.startswith(".") and not (p := Path(folder) / n).is_symlink() and _is_image(p)]
+    return sorted(out)
+
+def _layout_plan(src: Path, dest: Path) -> dict[Path, Path]:
+    "{target under `dest`: file under `src`} for every image and map found under `src`; refuses to guess."
+    files = _plain_images(src)
+    if not files: raise ComicsalError(f"no image files ({', '.join(IMAGE_EXTS)}) found in the archive unpacked at {src}.")
     plan, unknown = {}, []
     for p in files:
         kind, split = _classify(p.relative_to(src))
@@ -459,9 +615,17 @@ def normalise_layout(src: str | Path, dest: str | Path) -> Path:
         listed = "\n  ".join(str(u) for u in unknown[:10]) + ("\n  …" if len(unknown) > 10 else "")
         raise ComicsalError(f"cannot tell the kind (image or map) or split of {len(unknown)} archive file(s):\n  "
                             f"{listed}\nMove them by hand into {dest}/images/<split>/ and {dest}/maps/<split>/.")
+    return plan
+
+def _copy_plan(plan: dict[Path, Path]):
     for target, p in plan.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(p, target)
+        shutil.copyfile(p, target)
+
+def normalise_layout(src: str | Path, dest: str | Path) -> Path:
+    "Copy the images and maps found anywhere under `src` into `dest/{images,maps}/<split>/` (links are not followed)."
+    src, dest = Path(src), Path(dest)
+    _copy_plan(_layout_plan(src, dest))
     return dest
 
 def _manual_steps(dest: Path, why: str) -> str:
@@ -479,13 +643,13 @@ def require_connection(host: str, explain) -> None:
     except OSError as e:
         raise ComicsalError(explain(f"no connection to {host}: {e}")) from None
 
-def download_gdrive(file_id: str, out: Path, dest_for_help: Path) -> Path:
-    "Download a Google Drive file with gdown; fail fast with manual steps when offline."
+def download_gdrive(file_id: str, out: Path, dest_for_help: Path, progress: bool = True) -> Path:
+    "Download a Google Drive file with gdown (its bar only with `progress`); fail fast with manual steps when offline."
     require_connection("drive.google.com", lambda why: _manual_steps(dest_for_help, why))
     import gdown
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        got = gdown.download(id=file_id, output=str(out), quiet=False)
+        got = gdown.download(id=file_id, output=str(out), quiet=not progress)
     except Exception as e:   # gdown raises many kinds (FileURLRetrievalError, requests errors, ...)
         raise ComicsalError(_manual_steps(dest_for_help, f"{type(e).__name__}: {e}")) from None
     if not got or not Path(got).is_file():
@@ -493,34 +657,112 @@ def download_gdrive(file_id: str, out: Path, dest_for_help: Path) -> Path:
     return Path(got)
 
 def fetch_ai4va(dest: str | Path | None = None, archive: str | Path | None = None, force: bool = False,
-                file_id: str = AI4VA_GDRIVE_ID) -> CheckReport:
+                file_id: str = AI4VA_GDRIVE_ID, progress: bool = True) -> CheckReport:
     "Download (or take a local `archive`), unpack and normalise the AI4VA saliency data into `dest`; check it."
     dest = Path(dest) if dest else Path("data/ai4va")
-    ensure_writable(dest, force=force, what="dataset folder")
-    with tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
+    with _new_dest(dest, force), tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
         tmp = Path(tmp)
-        if archive is None: archive = download_gdrive(file_id, tmp / "ai4va_archive", dest)
+        if archive is None: archive = download_gdrive(file_id, tmp / "ai4va_archive", dest, progress=progress)
         archive = Path(archive)
         if not archive.is_file(): raise ComicsalError(f"archive {archive} does not exist.")
-        unpacked = tmp / "unpacked"
-        _unpack(archive, unpacked)
+        _unpack(archive, tmp / "unpacked")
+        plan = _layout_plan(tmp / "unpacked", dest)
         if force:
             for sub in ("images", "maps"): shutil.rmtree(dest / sub, ignore_errors=True)
-        normalise_layout(unpacked, dest)
-    (dest / "SOURCE.txt").write_text(f"AI4VA saliency challenge data (ECCV 2024 workshop AI for Visual Arts)\n"
-                                     f"source: {AI4VA_URL}\narchive: {archive.name}\n")
-    return check_dataset(dest)
+        _copy_plan(plan)
+        (dest / "SOURCE.txt").write_text(f"AI4VA saliency challenge data (ECCV 2024 workshop AI for Visual Arts)\n"
+                                         f"source: {AI4VA_URL}\narchive: {archive.name}\n")
+    return check_dataset(dest, progress=progress)
 
-def _is_zip(p: Path) -> bool:
-    import zipfile
-    return zipfile.is_zipfile(p)
+@contextmanager
+def _new_dest(dest: Path, force: bool):
+    "`ensure_writable(dest)` for a fetch; a folder it creates is removed again (when still empty) if the fetch fails."
+    created = not os.path.lexists(dest)
+    ensure_writable(dest, force=force, what="dataset folder")
+    try:
+        yield dest
+    except BaseException:
+        if created:
+            try: dest.rmdir()
+            except OSError: pass
+        raise
+
+# %% ../nbs/01_data.ipynb #9a9afbcd
+def _name_problem(name: str) -> str | None:
+    "Why an archive member named `name` would land outside the folder it is unpacked into; None when it stays inside."
+    n = name.replace("\\", "/")
+    if n.startswith("/") or re.match(r"[A-Za-z]:", n): return "absolute path"
+    if ".." in n.split("/"): return "'..' leads out of the folder"
+    return None
+
+def _link_escapes(name: str, target: str, hard: bool) -> bool:
+    "True when the link `name` → `target` leads out of the archive (a hard link's target is relative to its root)."
+    t = target.replace("\\", "/")
+    if not t or t.startswith("/") or re.match(r"[A-Za-z]:", t): return True
+    t = posixpath.normpath(posixpath.join("" if hard else posixpath.dirname(name.replace("\\", "/")), t))
+    return t == ".." or t.startswith("../")
+
+def _unpack_tar(archive: Path, into: Path) -> list[str]:
+    "Unpack the files and folders of a tar archive into `into`; return the refused members ('name: why'), not written."
+    bad, files = [], set()
+    data_filter = getattr(tarfile, "data_filter", None)      # Python 3.12+, and 3.10.12+ / 3.11.4+
+    with tarfile.open(archive) as tf:
+        for m in tf:
+            why = _name_problem(m.name)
+            if why is None and (m.issym() or m.islnk()) and _link_escapes(m.name, m.linkname, m.islnk()):
+                why = f"{'hard' if m.islnk() else 'symbolic'} link to {m.linkname}, outside the archive"
+            elif why is None and m.islnk() and posixpath.normpath(m.linkname) not in files:
+                why = f"hard link to {m.linkname}, which is not a file of the archive"
+            elif why is None and not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
+                why = "a device or fifo, not a file"
+            if why is None and data_filter is not None:
+                try: data_filter(m, str(into))
+                except tarfile.FilterError as e: why = str(e)
+            if why: bad.append(f"{m.name}: {why}"); continue
+            if m.issym(): continue                          # a link inside the archive: never made, so never followed
+            target = into / m.name
+            if m.isdir(): target.mkdir(parents=True, exist_ok=True); continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if m.islnk(): shutil.copyfile(into / m.linkname, target)   # a second name for a file unpacked: a copy
+            elif data_filter is not None: tf.extract(m, into, set_attrs=False, filter="data")
+            else:                                           # no filter in this Python: the checks above, and a plain copy
+                with tf.extractfile(m) as src, open(target, "wb") as dst: shutil.copyfileobj(src, dst)
+            files.add(posixpath.normpath(m.name))
+    return bad
+
+def _unpack_zip(archive: Path, into: Path) -> list[str]:
+    "Unpack the files and folders of a zip archive into `into`; return the refused members ('name: why'), not written."
+    bad = []
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            mode = info.external_attr >> 16 if info.create_system == 3 else 0    # Unix file type and permissions
+            why = _name_problem(info.filename)
+            if why is None and stat.S_ISLNK(mode):
+                target = zf.read(info).decode("utf-8", "replace")
+                if not _link_escapes(info.filename, target, hard=False): continue     # inside: never made
+                why = f"symbolic link to {target}, outside the archive"
+            elif why is None and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+                why = "a device or fifo, not a file"
+            if why: bad.append(f"{info.filename}: {why}"); continue
+            zf.extract(info, into)
+    return bad
 
 def _unpack(archive: Path, into: Path):
-    fmt = "zip" if archive.suffix.lower() == ".zip" or _is_zip(archive) else None
+    "Unpack a .zip or .tar(.gz, .bz2, .xz) `archive` into `into`; refuse the whole archive if a member could escape it."
+    into.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.unpack_archive(str(archive), str(into), format=fmt)
-    except (shutil.ReadError, ValueError, OSError) as e:
+        if archive.suffix.lower() == ".zip" or zipfile.is_zipfile(archive): bad = _unpack_zip(archive, into)
+        elif tarfile.is_tarfile(archive): bad = _unpack_tar(archive, into)
+        else: raise ComicsalError(f"{archive}: cannot unpack (neither a zip nor a tar archive); "
+                                  "expected a .zip or .tar(.gz) archive.")
+    except (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zipfile.BadZipFile) as e:
         raise ComicsalError(f"{archive}: cannot unpack ({e}); expected a .zip or .tar(.gz) archive.") from None
+    if bad:
+        listed = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise ComicsalError(f"{archive}: refused: {len(bad)} member(s) would be written outside the folder it is "
+                            f"unpacked into, or are not plain files:\n  {listed}\nNothing was written to the dataset "
+                            "folder. A dataset archive never holds such members: download it again from its official "
+                            "source, or unpack and inspect it yourself.")
 
 # %% ../nbs/01_data.ipynb #8cadcded
 MIT1003_URLS = {"stimuli": "https://people.csail.mit.edu/tjudd/WherePeopleLook/ALLSTIMULI.zip",
@@ -531,29 +773,29 @@ def _mit_manual(dest: Path, why: str) -> str:
             f"{MIT1003_URLS['maps']} in a browser;\n  2. run: comicsal data fetch mit1003 --dest {dest} --archive "
             "ALLSTIMULI.zip ALLFIXATIONMAPS.zip")
 
-def _download(url: str, out: Path, dest: Path) -> Path:
+def _download(url: str, out: Path, dest: Path, progress: bool = True) -> Path:
     import urllib.request
     require_connection(url.split("/")[2], lambda why: _mit_manual(dest, why))
     try:
         with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
             total = int(r.headers.get("Content-Length") or 0)
-            with tqdm(total=total or None, unit="B", unit_scale=True, desc=out.name) as bar:
+            with tqdm(total=total or None, unit="B", unit_scale=True, desc=out.name, disable=not progress) as bar:
                 while chunk := r.read(1 << 20): f.write(chunk); bar.update(len(chunk))
     except OSError as e:
         raise ComicsalError(_mit_manual(dest, f"{type(e).__name__}: {e}")) from None
     return out
 
-def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | None = None, force: bool = False) -> CheckReport:
+def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | None = None, force: bool = False,
+                  progress: bool = True) -> CheckReport:
     "Download (or take the two local `archives`) of MIT1003 and normalise them into the attention layout at `dest`."
     dest = Path(dest) if dest else Path("data/mit1003")
-    ensure_writable(dest, force=force, what="dataset folder")
-    with tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
+    with _new_dest(dest, force), tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
         tmp = Path(tmp)
-        if not archives: archives = [_download(u, tmp / Path(u).name, dest) for u in MIT1003_URLS.values()]
+        if not archives: archives = [_download(u, tmp / Path(u).name, dest, progress) for u in MIT1003_URLS.values()]
         for a in archives:
             if not Path(a).is_file(): raise ComicsalError(f"archive {a} does not exist.")
             _unpack(Path(a), tmp / "unpacked")
-        files = [p for p in (tmp / "unpacked").rglob("*") if _is_image(p) and "__MACOSX" not in p.parts]
+        files = _plain_images(tmp / "unpacked")
         pts = {p.stem[:-len("_fixPts")]: p for p in files if p.stem.endswith("_fixPts")}
         maps = {p.stem[:-len("_fixMap")]: p for p in files if p.stem.endswith("_fixMap")}
         stimuli = {p.stem: p for p in files if not p.stem.endswith(("_fixPts", "_fixMap"))}
@@ -561,10 +803,10 @@ def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | N
             raise ComicsalError(f"the archives {', '.join(map(str, archives))} hold no MIT1003 stimuli and/or "
                                 "<name>_fixMap.jpg maps; pass ALLSTIMULI.zip and ALLFIXATIONMAPS.zip.")
         for sub in ("images", "maps", "fixmaps"): (dest / sub).mkdir(parents=True, exist_ok=True)
-        for stem, p in stimuli.items(): shutil.copy2(p, dest / "images" / p.name)
-        for stem, p in maps.items(): shutil.copy2(p, dest / "maps" / f"{stem}{p.suffix.lower()}")
+        for stem, p in stimuli.items(): shutil.copyfile(p, dest / "images" / p.name)
+        for stem, p in maps.items(): shutil.copyfile(p, dest / "maps" / f"{stem}{p.suffix.lower()}")
         for stem, p in pts.items():
             Image.fromarray(((load_map(p) > 0.5) * 255).astype(np.uint8)).save(dest / "fixmaps" / f"{stem}.png")
     (dest / "SOURCE.txt").write_text("MIT1003 (Judd, Ehinger, Durand, Torralba, ICCV 2009): eye tracking, 15 observers, "
                                      f"3 s free viewing.\nsources: {', '.join(MIT1003_URLS.values())}\n")
-    return check_dataset(dest)
+    return check_dataset(dest, progress=progress)

@@ -18,8 +18,9 @@ from .config import ComicsalError
 from .data import Discovery, _by_stem, discover, load_map
 
 # %% auto #0
-__all__ = ['COLORMAPS', 'TABLE_STYLE', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image', 'explorer_figure',
-           'export_explorer_html', 'history_figure', 'scores_figure', 'scores_table_html', 'Explorer']
+__all__ = ['COLORMAPS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image',
+           'explorer_figure', 'export_explorer_html', 'history_figure', 'scores_figure', 'scores_table_html',
+           'Explorer']
 
 # %% ../nbs/07_explore.ipynb #40886ebd
 _PLOTLYJS_SENT = False
@@ -82,12 +83,14 @@ def _png_uri(a: np.ndarray) -> str:
 # %% ../nbs/07_explore.ipynb #f6fae3c6
 COLORMAPS = ("Inferno", "Viridis", "Hot", "Greys", "Jet")
 
-def _heat(z, W, H, name, opacity, colorscale, visible=True):
+def _heat(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorbar=None):
+    "A map `z` stretched over a W×H page; a colour bar only where `colorbar` is given."
     import plotly.graph_objects as go
     if z is None: z = np.zeros((2, 2))
     dy, dx = H / z.shape[0], W / z.shape[1]
-    return go.Heatmap(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, zmin=0, zmax=1, colorscale=colorscale,
-                      opacity=opacity, showscale=False, zsmooth="best", name=name, visible=visible, hoverinfo="skip")
+    return go.Heatmap(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, zmin=zmin, zmax=1, colorscale=colorscale,
+                      opacity=opacity, showscale=colorbar is not None, colorbar=colorbar, zsmooth="best", name=name,
+                      visible=visible, hoverinfo="skip")
 
 def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: int = 96, opacity: float = 0.55,
                     colorscale: str = "Inferno", metrics: dict[str, dict[str, dict]] | None = None):
@@ -169,6 +172,10 @@ def scores_table_html(summaries: dict[str, dict]) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 # %% ../nbs/07_explore.ipynb #15f22118
+DIFF_SCALE = "RdBu_r"   # red: the prediction puts more mass there; blue: the ground truth does
+DIFF_COLORBAR = dict(title=dict(text="prediction − ground truth", side="right"), tickvals=[-1, 0, 1],
+                     ticktext=["ground truth higher", "equal", "prediction higher"], thickness=12, len=0.8)
+
 class Explorer:
     "ipywidgets + plotly explorer of pages, ground truth and predictions (see above)."
     def __init__(self, data: str | Path, splits=("train", "val"), preds: dict[str, str | Path] | None = None,
@@ -195,11 +202,9 @@ class Explorer:
         self.sort_w = W.Dropdown(options=keys or ["-"], value=("CC" if "CC" in keys else (keys[0] if keys else "-")), description="sort by")
         self.worst_w = W.Button(description="go to worst")
         self.table = W.HTML()
-        self.fig = go.FigureWidget(data=[go.Image(source=None, hoverinfo="skip")] +
-                                   [_heat(None, 1, 1, n, 0.55, "Inferno", False) for n in self.layers] +
-                                   [_heat(None, 1, 1, "difference", 0.55, "RdBu", False)])
-        self.fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), xaxis=dict(visible=False),
-                               yaxis=dict(visible=False, scaleanchor="x", autorange="reversed"), height=display_size + 40)
+        self._select()                       # before any observer: the first page, nothing drawn yet
+        traces, layout = self._traces()      # the first view, complete: nothing is sent before display
+        self.fig = go.FigureWidget(data=traces, layout=dict(layout, margin=dict(l=0, r=0, t=30, b=0), height=display_size + 40))
         for w in (self.split_w, self.style_w): w.observe(lambda _: self._filter(), "value")
         self.slider.observe(lambda ch: self._goto(ch["new"]), "value")
         self.name_w.observe(lambda ch: ch["new"] is not None and self.slider.__setattr__("value", self.pages.index(next(p for p in self.pages if p.stem == ch["new"]))), "value")
@@ -209,40 +214,45 @@ class Explorer:
         self.widget = W.VBox([W.HBox([self.split_w, self.style_w, self.name_w]), self.slider,
                               W.HBox([self.fig, W.VBox([self.layer_w, self.diff_w, self.opacity_w, self.cmap_w])]),
                               W.HBox([self.table_model_w, self.sort_w, self.worst_w]), self.table])
-        self._filter()
+        self._table()
 
     @property
     def page(self) -> ExplorerPage: return self.pages[self.slider.value]
 
-    def _filter(self):
+    def _select(self):
+        "The pages that pass the split and style filters, into the name list and the slider."
         self.pages = [p for p in self.all_pages if self.split_w.value in ("all", p.split) and self.style_w.value in ("all", p.style)] or self.all_pages
         self.name_w.options = [p.stem for p in self.pages]
-        self.slider.max = len(self.pages) - 1; self.slider.value = 0
-        self._goto(0); self._table()
+        self.slider.max = len(self.pages) - 1; self.slider.value = 0; self.name_w.value = self.pages[0].stem
+
+    def _filter(self):
+        self._select(); self._goto(0); self._table()
 
     def _goto(self, i):
         if self.name_w.value != self.pages[i].stem: self.name_w.value = self.pages[i].stem
         self._draw()
 
-    def _draw(self):
+    def _traces(self):
+        "The figure for the current page and controls: (traces: page, one heatmap per layer, difference; layout)."
+        import plotly.graph_objects as go
         p = self.page
         img = _display_page(p.image, self.display_size); H, W = img.shape[:2]
         maps = {"ground truth": _display_map(p.gt, (H, W), self.grid), **{n: _display_map(p.preds.get(n), (H, W), self.grid) for n in self.layers[1:]}}
-        show = set(self.layer_w.value)
+        show, op = set(self.layer_w.value), self.opacity_w.value
+        a, b = maps.get(self.diff_w.value), maps["ground truth"]
+        d = (a - b) if a is not None and b is not None and a.shape == b.shape else None
+        traces = [go.Image(source=_png_uri(img), hoverinfo="skip", visible="page" in show)] + \
+                 [_heat(maps[n], W, H, n, op, self.cmap_w.value, n in show) for n in self.layers] + \
+                 [_heat(d, W, H, "difference", op, DIFF_SCALE, "difference" in show, zmin=-1, colorbar=DIFF_COLORBAR)]
+        layout = dict(title=f"{p.stem} ({p.split}, {p.style})", xaxis=dict(visible=False, range=[0, W]),
+                      yaxis=dict(visible=False, scaleanchor="x", range=[H, 0]))
+        return traces, layout
+
+    def _draw(self):
+        traces, layout = self._traces()
         with self.fig.batch_update():
-            self.fig.data[0].source = _png_uri(img); self.fig.data[0].visible = "page" in show
-            for i, n in enumerate(self.layers, 1):
-                z = maps[n] if maps[n] is not None else np.zeros((2, 2))
-                dy, dx = H / z.shape[0], W / z.shape[1]
-                self.fig.data[i].update(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, visible=n in show,
-                                        opacity=self.opacity_w.value, colorscale=self.cmap_w.value)
-            a, b = maps.get(self.diff_w.value), maps["ground truth"]
-            d = (a - b) if a is not None and b is not None and a.shape == b.shape else np.zeros((2, 2))
-            dy, dx = H / d.shape[0], W / d.shape[1]
-            self.fig.data[-1].update(z=d, zmin=-1, zmax=1, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, visible="difference" in show,
-                                     opacity=self.opacity_w.value)
-            self.fig.layout.title = f"{p.stem} ({p.split}, {p.style})"
-            self.fig.layout.xaxis.range = [0, W]; self.fig.layout.yaxis.range = [H, 0]
+            for t, new in zip(self.fig.data, traces): t.update(new)
+            self.fig.layout.update(layout)
 
     def _rows(self):
         m = self.metrics.get(self.table_model_w.value, {})

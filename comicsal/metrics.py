@@ -19,15 +19,15 @@ from skimage.transform import resize
 from tqdm.auto import tqdm
 
 import comicsal
-from .config import ComicsalError, MAP_SPLITS, STYLES
+from .config import ComicsalError, ComicsalWarning, MAP_SPLITS, STYLES, ensure_writable
 from .data import (discover, infer_style, read_styles, load_map, open_image, _by_stem, Discovery,
-                           Page, page_fixations)
+                           Page, UnreadableImage, page_fixations)
 
 # %% auto #0
-__all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'normalize_range', 'normalize_sum',
-           'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy', 'centre_bias', 'auc_judd', 'auc_borji', 'sauc',
-           'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize', 'auc_ai4va', 'cc_ai4va', 'kld_ai4va', 'score_ai4va',
-           'score_mit', 'EvalResult', 'evaluate']
+__all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'METRIC_RANGES', 'normalize_range',
+           'normalize_sum', 'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy', 'centre_bias', 'auc_judd',
+           'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize', 'auc_ai4va', 'cc_ai4va',
+           'kld_ai4va', 'score_ai4va', 'score_mit', 'EvalResult', 'evaluate']
 
 # %% ../nbs/03_metrics.ipynb #d4cd48e0
 EPS = 2.2204e-16   # MATLAB's eps, as used by the MIT benchmark code
@@ -242,13 +242,17 @@ def score_mit(pred, gt, fix=None, other_fix=None, baseline=None, rng=None, rule:
 # %% ../nbs/03_metrics.ipynb #9f49fb1b
 PROTOCOLS = {"ai4va": AI4VA_METRICS, "mit": MIT_METRICS}
 REFERENCES = {"centre": lambda stem, shape: centre_bias(shape), "uniform": lambda stem, shape: np.ones(shape)}
+# where each metric's values live; a value outside its range is a bug and never reaches a file
+METRIC_RANGES = {"AUC": (0, 1), "AUC-Judd": (0, 1), "AUC-Borji": (0, 1), "sAUC": (0, 1), "CC": (-1, 1),
+                 "SIM": (0, 1), "KLD": (0, math.inf), "NSS": (-math.inf, math.inf), "IG": (-math.inf, math.inf)}
 
 @dataclass
 class EvalResult:
     "Per-page scores and their means for one protocol."
     protocol: str
     rows: list[dict]                         # one per page: stem, style, metrics
-    excluded: list[dict] = field(default_factory=list)    # {stem, reason}
+    excluded: list[dict] = field(default_factory=list)    # {stem, reason}: empty ground truth
+    failed: list[dict] = field(default_factory=list)      # {stem, reason}: unreadable or non-finite maps
     meta: dict = field(default_factory=dict)
 
     @property
@@ -268,7 +272,7 @@ class EvalResult:
                          "means": self._means([r for r in self.rows if r["style"] == s])} for s in styles}
         undefined = {k: [r["stem"] for r in self.rows if math.isnan(r[k])] for k in self.metrics}
         return {"protocol": self.protocol, "n": len(self.rows), "means": self._means(self.rows),
-                "per_style": per_style, "excluded": self.excluded,
+                "per_style": per_style, "excluded": self.excluded, "failed": self.failed,
                 "undefined": {k: v for k, v in undefined.items() if v}, **self.meta}
 
     def table(self) -> str:
@@ -280,21 +284,39 @@ class EvalResult:
         for st, d in s["per_style"].items():
             lines.append(f"{st:<12}{d['n']:>4}" + "".join(fmt(d["means"][k]) for k in self.metrics))
         if self.excluded: lines.append(f"excluded: {', '.join(e['stem'] + ' (' + e['reason'] + ')' for e in self.excluded)}")
+        if self.failed: lines.append(f"not scored ({len(self.failed)}): " + "; ".join(f["reason"] for f in self.failed))
         return "\n".join(lines)
 
-    def write(self, out: str | Path, force: bool = False) -> Path:
-        "Write `metrics.json` and `per_image.csv` into `out`."
+    @staticmethod
+    def prepare_out(out: str | Path, force: bool = False) -> Path:
+        "Check (before any scoring) that `out` is a folder we may write metrics.json / per_image.csv into."
         out = Path(out)
         for f in ("metrics.json", "per_image.csv"):
             if (out / f).exists() and not force:
                 raise ComicsalError(f"{out / f} already exists; choose another --out or pass --force to overwrite it.")
-        out.mkdir(parents=True, exist_ok=True)
+        return ensure_writable(out, force=True, what="evaluation folder")
+
+    def check_ranges(self) -> None:
+        "Refuse scores outside their metric's range (a bug guard: such a number must never be written)."
+        for r in self.rows:
+            for k in self.metrics:
+                lo, hi = METRIC_RANGES.get(k, (-math.inf, math.inf)); v = r[k]
+                if not math.isnan(v) and not (lo - 1e-9 <= v <= hi + 1e-9):
+                    raise ComicsalError(f"internal error: {k} = {v} for page {r['stem']} is outside [{lo}, {hi}]; "
+                                        "nothing was written. Please report it with the files involved.")
+
+    def write(self, out: str | Path, force: bool = False) -> Path:
+        "Write `metrics.json` and `per_image.csv` into `out` (undefined scores are empty cells; Unix line ends)."
+        self.check_ranges()
+        out = self.prepare_out(out, force)
         (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
+        cell = lambda v: "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else v
         with open(out / "per_image.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["stem", "style", *self.metrics])
+            w = csv.DictWriter(f, fieldnames=["stem", "style", *self.metrics], lineterminator="\n")
             w.writeheader()
-            for r in self.rows: w.writerow({k: (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]) for k in w.fieldnames})
+            for r in self.rows: w.writerow({k: cell(r[k]) for k in w.fieldnames})
         return out
+
 
 # %% ../nbs/03_metrics.ipynb #06f0be7f
 def _gt_pages(gt_dir: Path, split: str) -> list[tuple[str, Path, str, Page | None]]:
@@ -346,9 +368,16 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
         if extra: warnings.warn(f"{len(extra)} prediction(s) without ground truth ignored: {', '.join(extra[:10])}"
                                 + (" …" if len(extra) > 10 else ""), stacklevel=2)
         get_pred = lambda stem, shape: reader(preds[stem])
+        if any(pdir.resolve() == Path(path).parent.resolve() for _, path, *_ in pages):
+            warnings.warn(f"--pred {pdir} is the ground-truth folder itself: these are the scores of the ground "
+                          "truth against itself, not of a model.", ComicsalWarning, stacklevel=2)
     reader = read_gray_ai4va if protocol == "ai4va" else load_map
-    gts = {stem: reader(path) for stem, path, style, page in pages}
-    rows, excluded, recorded = [], [], 0
+    gts, failed = {}, []
+    for stem, path, style, page in pages:       # an unreadable map is named, and the other pages are still scored
+        try: gts[stem] = reader(path)
+        except UnreadableImage as e: failed.append({"stem": stem, "reason": f"ground truth {e}"})
+    pages = [t for t in pages if t[0] in gts]
+    rows, excluded, recorded, resized = [], [], 0, []
     if protocol == "mit":   # recorded fixations where the set has them, else derived from the map
         fixes = {}
         for stem, path, style, page in pages:
@@ -361,8 +390,14 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
         if g.max() <= 0:
             excluded.append({"stem": stem, "reason": "empty ground truth"}); continue
         rng = _stem_seed(seed, stem)
+        try: p = get_pred(stem, (ai4va_size, ai4va_size) if protocol == "ai4va" else g.shape)
+        except UnreadableImage as e: failed.append({"stem": stem, "reason": f"prediction {e}"}); continue
+        p = np.asarray(p)
+        if not np.isfinite(p).all():
+            failed.append({"stem": stem, "reason": f"prediction for {stem} holds NaN/inf values"}); continue
+        if not callable(pred) and p.shape != g.shape: resized.append(f"{stem} ({p.shape[1]}×{p.shape[0]} vs {g.shape[1]}×{g.shape[0]})")
         if protocol == "ai4va":
-            scores = score_ai4va(get_pred(stem, (ai4va_size, ai4va_size)), g, rng, size=ai4va_size)
+            scores = score_ai4va(p, g, rng, size=ai4va_size)
         else:
             others = np.concatenate([norm_pts[s] for s in gts if s != stem] or [np.zeros((0, 2))])
             o = np.zeros(g.shape, bool)
@@ -370,10 +405,13 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
                 yx = np.minimum((others * np.array(g.shape)).astype(int), np.array(g.shape) - 1)
                 o[yx[:, 0], yx[:, 1]] = True
             base = ig_baseline(stem, g.shape) if ig_baseline is not None else None
-            scores = score_mit(get_pred(stem, g.shape), g, fix=fixes[stem], other_fix=o, baseline=base, rng=rng)
+            scores = score_mit(p, g, fix=fixes[stem], other_fix=o, baseline=base, rng=rng)
         rows.append({"stem": stem, "style": style, **scores})
+    if resized:
+        warnings.warn(f"{len(resized)} prediction(s) differ in size from their ground-truth map and were resized to it "
+                      f"(e.g. {resized[0]}); write them at the maps' size with `predict --like`.", ComicsalWarning, stacklevel=2)
     meta = {"pred": pred_name, "gt": str(gt_dir), "split": split if (gt_dir / "maps").is_dir() else None,
             "seed": seed, "fixations": "positive (gt > 0)" if protocol == "ai4va" else
             (f"recorded ({recorded} pages), else {fixation_rule}" if recorded else fixation_rule),
             "comicsal_version": comicsal.__version__}
-    return EvalResult(protocol, rows, excluded, meta)
+    return EvalResult(protocol, rows, excluded=excluded, failed=failed, meta=meta)

@@ -23,8 +23,8 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'BA
            'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel', 'gaussian_blur', 'Backbone',
            'EfficientNetLite', 'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN',
            'make_backbone', 'LayerNorm2d', 'fuse_features', 'SaliencyHead', 'ComicsalModel', 'DeepGazeIIEModel',
-           'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state', 'save_checkpoint', 'read_checkpoint',
-           'load_model', 'model_by_name']
+           'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state', 'nonfinite_tensors',
+           'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name']
 
 # %% ../nbs/04_models.ipynb #dcc91571
 def log_density(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -155,7 +155,9 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, mask: torch.Tens
     outside `mask` (B, 1, H, W), e.g. batch padding — counts as missing: the blur is renormalised by the blurred
     weight of what is there, so borders are not darkened and padding does not leak in."""
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).clamp_min(0.3)
-    r = int(min(max(1, math.ceil(3 * float(sigma.detach()))), max(x.shape[-2:])))
+    s = float(sigma.detach())
+    if not math.isfinite(s): raise FloatingPointError(f"the blur width σ = {s} is not finite (diverged weights)")
+    r = int(min(max(1, math.ceil(3 * s)), max(x.shape[-2:])))
     t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-t ** 2 / (2 * sigma ** 2)); k = k / k.sum()
     def conv(z):
@@ -471,9 +473,16 @@ def trainable_state(model: SaliencyModel) -> dict:
     "The tensors a checkpoint must hold: everything except a frozen backbone."
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith(("backbone.", "net."))}
 
+def nonfinite_tensors(state: dict) -> list[str]:
+    "Names of the floating-point tensors of a state dict that hold NaN or ±inf."
+    return [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+
 def save_checkpoint(path: str | Path, model: SaliencyModel, **extra) -> Path:
-    "Save config + trainable state (+ `extra`) atomically."
+    "Save config + trainable state (+ `extra`) atomically; weights that are not finite are refused."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    bad = nonfinite_tensors(trainable_state(model))
+    if bad: raise ComicsalError(f"refusing to write {path}: the weights {', '.join(bad[:5])} are not finite (NaN/inf); "
+                                "training diverged — lower --lr.")
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"format": "comicsal-checkpoint-1", "config": model.config(), "state": trainable_state(model), **extra}, tmp)
     tmp.replace(path)
@@ -481,12 +490,20 @@ def save_checkpoint(path: str | Path, model: SaliencyModel, **extra) -> Path:
 
 def read_checkpoint(path: str | Path) -> dict:
     "A checkpoint's dictionary, read safely (`weights_only=True`); errors name the file."
+    import pickle
     path = Path(path)
+    if path.is_dir():
+        hint = f"; did you mean {path / 'model.pt'}?" if (path / "model.pt").is_file() else "; pass the checkpoint file (model.pt) inside it."
+        raise ComicsalError(f"checkpoint {path} is a folder{hint}")
     if not path.is_file(): raise ComicsalError(f"checkpoint {path} does not exist; train one with `comicsal train`.")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:   # torch's own message advises weights_only=False, which would run the file's code
+        raise ComicsalError(f"{path}: refused — it holds Python objects other than tensors and plain data, which comicsal "
+                            "never unpickles (that would run code from the file). Use a checkpoint written by `comicsal train`.") from None
     except Exception as e:
-        raise ComicsalError(f"{path}: not a readable comicsal checkpoint ({type(e).__name__}: {e}).") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ComicsalError(f"{path}: not a readable comicsal checkpoint ({type(e).__name__}: {first}).") from None
     if not isinstance(ck, dict) or ck.get("format") != "comicsal-checkpoint-1":
         raise ComicsalError(f"{path}: not a comicsal checkpoint (no 'format': 'comicsal-checkpoint-1').")
     return ck
@@ -494,6 +511,9 @@ def read_checkpoint(path: str | Path) -> dict:
 def load_model(path: str | Path, pretrained: bool = True) -> SaliencyModel:
     "Rebuild a model from a checkpoint file."
     ck = read_checkpoint(path)
+    bad = nonfinite_tensors(ck.get("state", {}))
+    if bad: raise ComicsalError(f"{path}: the weights {', '.join(bad[:5])} are not finite (NaN/inf): this checkpoint "
+                                "comes from a diverged run; retrain with a lower --lr.")
     model = build_model(ck["config"], pretrained)
     missing, unexpected = model.load_state_dict(ck["state"], strict=False)
     missing = [k for k in missing if not k.startswith(("backbone.", "net."))]

@@ -14,28 +14,30 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .config import ComicsalError, SPLITS, ensure_writable, get_device
-from .data import Discovery, UnreadableImage, _by_stem, discover, image_to_float, resize_long_side, resize_tensor
+from .config import ComicsalError, IMAGE_EXTS, SPLITS, ensure_writable, get_device
+from .data import (Discovery, UnreadableImage, _by_stem, discover, image_to_float, open_lazy,
+                           pil_limit_lifted, resize_long_side, resize_tensor)
 from .models import SaliencyModel, density_to_uint8, log_density
 
 # %% auto #0
 __all__ = ['BASELINE_LONG_SIDE', 'load_page', 'model_long_side', 'page_logits', 'logits_to_density', 'batch_logits',
-           'predict_density', 'predict']
+           'predict_density', 'PagesFailed', 'refuse_overlap', 'predict']
 
 # %% ../nbs/06_predict.ipynb #276c1fd1
 def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tuple[int, int]]:
     "A page as a (3, h, w) tensor with long side `long_side` (None: full size), and its original (H, W)."
     path = Path(path)
+    im = open_lazy(path)                   # the size limit is checked here; PIL's own one is lifted for the decode
     try:
-        im = Image.open(path)
         W, H = im.size
-        if long_side and max(H, W) > 2 * long_side:
-            if im.format == "JPEG": im.draft("RGB", (W * 2 * long_side // max(H, W), H * 2 * long_side // max(H, W)))
-            im.load()
-            f = max(1, max(im.size) // (2 * long_side))
-            if f > 1: im = im.reduce(f)
-        else:
-            im.load()
+        with pil_limit_lifted():
+            if long_side and max(H, W) > 2 * long_side:
+                if im.format == "JPEG": im.draft("RGB", (W * 2 * long_side // max(H, W), H * 2 * long_side // max(H, W)))
+                im.load()
+                f = max(1, max(im.size) // (2 * long_side))
+                if f > 1: im = im.reduce(f)
+            else:
+                im.load()
     except (OSError, SyntaxError, ValueError) as e:
         raise UnreadableImage(f"{path}: cannot decode this image ({e}); re-export it or remove it.") from None
     x = torch.from_numpy(image_to_float(im)).permute(2, 0, 1)
@@ -82,48 +84,101 @@ def predict_density(model: SaliencyModel, path: str | Path, shape: tuple[int, in
     return logits_to_density(page_logits(model, path, device), shape)
 
 # %% ../nbs/06_predict.ipynb #074f20a4
+class PagesFailed(ComicsalError):
+    "Some pages could not be predicted; the others were written. `written` and `failed` ({stem: reason}) say which."
+    def __init__(self, message: str, written: list[Path], failed: dict[str, str]):
+        super().__init__(message); self.written, self.failed = written, failed
+
 def _pages_of(images: Path, split: str) -> list[tuple[str, Path]]:
     if (images / "images").is_dir():
         pages = discover(images).split(split)
         if not pages: raise ComicsalError(f"{images} has no pages in split {split!r}; choose --split from {', '.join(SPLITS)}.")
         return [(p.stem, p.image) for p in pages]
-    if not images.is_dir(): raise ComicsalError(f"image folder {images} does not exist.")
+    if not images.exists(): raise ComicsalError(f"image folder {images} does not exist.")
+    if not images.is_dir(): raise ComicsalError(f"--images {images} is a file; pass the folder that holds the pages.")
     disc = Discovery(root=images); found = _by_stem(images, disc)
     if disc.duplicates: raise ComicsalError(disc.problems[0])
-    if not found: raise ComicsalError(f"no pages (.png/.jpg/.jpeg) in {images}.")
+    if not found: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) in {images}.")
     return sorted(found.items())
+
+def _inside(a: Path, b: Path) -> bool:
+    "True when `a` is `b` or lies below it (both resolved)."
+    return a == b or b in a.parents
+
+def refuse_overlap(out: Path, inputs: list[Path], what: str = "output folder") -> None:
+    "Refuse an output path that is, contains or lies inside any of the `inputs` (folders or files)."
+    o = Path(out).resolve()
+    for i in inputs:
+        r = Path(i).resolve()
+        if _inside(o, r) or _inside(r, o):
+            raise ComicsalError(f"{what} {out} overlaps the input {i}: predictions never go into (or around) the "
+                                "pages they are made from, with or without --force; choose a folder outside it.")
+
+def _bad_name(stem: str) -> str | None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in stem): return "its name holds a control character (a newline?)"
+    if "\\" in stem: return "its name holds a backslash"
+    return None
+
+def _write_zip(zip_path: Path, written: list[Path], failed: dict[str, str]) -> Path:
+    "The flat submission zip, written atomically; its comment names the pages that are missing."
+    tmp = zip_path.with_name(zip_path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in written: z.write(p, p.name)
+        if failed:
+            z.comment = ("comicsal: INCOMPLETE, missing " + ", ".join(sorted(failed))).encode("utf-8", "replace")[:65535]
+    tmp.replace(zip_path)
+    return zip_path
 
 def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: str = "test",
             like: str | Path | None = None, zip_path: str | Path | None = None, force: bool = False,
             device=None, progress: bool = True, batch_size: int = 1) -> list[Path]:
     """Write one 8-bit PNG per page of `images` into `out` (see above); return their paths. `batch_size` > 1
-    runs several pages per forward pass (faster on a GPU; padding makes border pixels differ very slightly)."""
+    runs several pages per forward pass (faster on a GPU; padding makes border pixels differ very slightly).
+    Raises `PagesFailed` after writing every readable page when some pages could not be predicted."""
     images, out = Path(images), Path(out)
     pages = _pages_of(images, split)
+    inputs = [images, *{p.parent for _, p in pages}] + ([Path(like)] if like is not None else [])
+    refuse_overlap(out, inputs, "prediction folder")
+    if zip_path is not None: refuse_overlap(Path(zip_path), inputs, "submission zip")
     sizes = {}
     if like is not None:
         like = Path(like)
         ref = _by_stem(like, Discovery(root=like)) if like.is_dir() else {}
         if not ref: raise ComicsalError(f"--like {like}: no reference maps found there.")
-        sizes = {s: Image.open(p).size[::-1] for s, p in ref.items()}
+        sizes = {s: open_lazy(p).size[::-1] for s, p in ref.items()}
     ensure_writable(out, force=force, what="prediction folder")
     if zip_path is not None and Path(zip_path).exists() and not force:
         raise ComicsalError(f"{zip_path} already exists; pass --force to overwrite it.")
-    written = []
+    written, failed = [], {}
+    for stem, path in pages:
+        if (why := _bad_name(stem)): failed[stem] = f"{str(path)!r}: {why}; rename it"
+    todo = [(s, p) for s, p in pages if s not in failed]
     bar = tqdm(total=len(pages), desc="predict", unit="page", disable=not progress)
-    for b in range(0, len(pages), max(1, batch_size)):
-        chunk = pages[b:b + max(1, batch_size)]
-        for (stem, path), lp in zip(chunk, batch_logits(model, [p for _, p in chunk], device)):
-            shape = sizes.get(stem) or Image.open(path).size[::-1]
+    bar.update(len(failed))
+    step = max(1, batch_size)
+    for b in range(0, len(todo), step):
+        chunk = todo[b:b + step]
+        try: results = batch_logits(model, [p for _, p in chunk], device)
+        except UnreadableImage:              # find the bad page(s) of the batch one by one
+            results = []
+            for stem, path in chunk:
+                try: results.append(page_logits(model, path, device))
+                except UnreadableImage as e: results.append(None); failed[stem] = str(e)
+        for (stem, path), lp in zip(chunk, results):
+            if lp is None: continue
+            if torch.isnan(lp).any() or not torch.isfinite(lp).any():
+                failed[stem] = f"{path}: the model's output is not finite (NaN/inf weights?); check the checkpoint"
+                continue
+            shape = sizes.get(stem) or open_lazy(path).size[::-1]
             dens = logits_to_density(lp, shape)
             target = out / f"{stem}.png"
             Image.fromarray(density_to_uint8(torch.from_numpy(np.log(dens + 1e-300))), mode="L").save(target)
             written.append(target)
         bar.update(len(chunk))
     bar.close()
-    if zip_path is not None:
-        zip_path = Path(zip_path); tmp = zip_path.with_name(zip_path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for p in written: z.write(p, p.name)
-        tmp.replace(zip_path)
+    if zip_path is not None: _write_zip(Path(zip_path), written, failed)
+    if failed:
+        raise PagesFailed(f"{len(failed)} of {len(pages)} page(s) could not be predicted (the other {len(written)} "
+                          f"maps are in {out}" + (f" and {zip_path}" if zip_path is not None else "") + "):\n  "
+                          + "\n  ".join(failed[s] for s in sorted(failed)), written, failed)
     return written

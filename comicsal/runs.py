@@ -32,6 +32,10 @@ def pipelines_dir() -> Path:
     return project_root() / "nbs" / "pipelines"
 
 def pipeline_path(name: str) -> Path:
+    import re
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name or "") or ".." in name:
+        raise ComicsalError(f"pipeline name {name!r} is not a plain name; use one of the notebooks in {pipelines_dir()} "
+                            "by its name (e.g. train).")
     p = pipelines_dir() / f"{name}.ipynb"
     if not p.is_file():
         known = sorted(q.stem for q in pipelines_dir().glob("*.ipynb"))
@@ -56,9 +60,13 @@ def latest_run(name: str, root: Path | None = None) -> Path:
     "The newest successful run folder of pipeline `name`."
     root = Path(root or runs_dir())
     runs = [p for p in sorted(root.glob(f"*-{name}*"), reverse=True)
-            if p.is_dir() and not (p / "FAILED").exists() and _run_name(p) == name]
+            if p.is_dir() and _finished(p) and _run_name(p) == name]
     if not runs: raise ComicsalError(f"no successful run of {name!r} in {root}; run `comicsal run {name}` first.")
     return runs[0]
+
+def _finished(folder: Path) -> bool:
+    "A run that ended well: neither FAILED (an error or Ctrl-C) nor still RUNNING (killed, or running now)."
+    return not (folder / "FAILED").exists() and not (folder / "RUNNING").exists()
 
 def _run_name(folder: Path) -> str:
     "The pipeline name of a run folder `<UTC>-<name>[-k]`."
@@ -127,6 +135,8 @@ def run_pipeline(name: str, params: dict | None = None, root: str | Path | None 
         raise ComicsalError(f"pipeline {name} has no parameter(s) {', '.join(unknown)}; it takes: "
                             + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items() if k != "out_dir"))
     folder = _new_run_folder(name, root)
+    (folder / "RUNNING").write_text(f"started {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} "
+                                    f"by process {os.getpid()}\n")
     params["out_dir"] = str(folder)
     full = {k: yaml.safe_load(v["default"]) if isinstance(v.get("default"), str) else v.get("default") for k, v in declared.items()}
     full.update(params)
@@ -138,17 +148,24 @@ def run_pipeline(name: str, params: dict | None = None, root: str | Path | None 
     log = logging.getLogger("papermill"); log.addHandler(handler); log.setLevel(logging.INFO)
     try:
         pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel, cwd=str(project_root()),
-                            progress_bar=progress, log_output=True, report_mode=False)
+                            progress_bar=progress, log_output=True, report_mode=False,
+                            # the kernel's own start-up chatter ("running over TCP without encryption": a local
+                            # kernel on 127.0.0.1) is not for the user's terminal; its errors still are
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as e:
         msg = (f"run {name} failed in cell {e.exec_count if e.exec_count is not None else e.cell_index} "
                f"({e.ename}: {e.evalue}); the partial notebook is {nb_out}")
         (folder / "FAILED").write_text(msg + "\n")
         raise RunFailed(msg) from None
-    except Exception as e:
+    except KeyboardInterrupt:
+        (folder / "FAILED").write_text(f"interrupted (Ctrl-C); the partial notebook is {nb_out}\n")
+        raise
+    except BaseException as e:
         (folder / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
         raise
     finally:
         log.removeHandler(handler); handler.close()
+        (folder / "RUNNING").unlink(missing_ok=True)
     return folder
 
 # %% ../nbs/08_runs.ipynb #4467496b
@@ -222,7 +239,7 @@ def run_scores(folder: str | Path) -> list[str]:
 
 # %% ../nbs/08_runs.ipynb #59ca6246
 CHAPTERS = ("00_config", "01_data", "02_synth", "03_metrics", "04_models", "04b_structure", "05_train", "06_predict",
-            "07_explore", "08_runs", "09_cli")
+            "07_explore", "08_runs", "09_cli", "10_reliability")
 
 def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None):
     """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, and
@@ -266,7 +283,7 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     _book_copy(nbs / "index.ipynb", src / "index.ipynb", links={"nbs/": "chapters/"})   # README links → chapters
     chapters = [c for c in CHAPTERS if (nbs / f"{c}.ipynb").exists()]
     for c in chapters: _book_copy(nbs / f"{c}.ipynb", src / "chapters" / f"{c}.ipynb")
-    run_folders = sorted((f for f in runs.glob("*") if f.is_dir() and not (f / "FAILED").exists()
+    run_folders = sorted((f for f in runs.glob("*") if f.is_dir() and _finished(f)
                           and (f / f"{_run_name(f)}.ipynb").exists()), reverse=True)[:max_runs]
     run_entries = []
     for f in run_folders:

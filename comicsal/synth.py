@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -396,6 +395,30 @@ def _complete(out: Path, man: dict) -> bool:
             if split in MAP_SPLITS and not (out / "maps" / split / f"{stem}.png").is_file(): return False
     return True
 
+def _own_files(out: Path, man: dict) -> list[Path]:
+    "The files `synth_dataset` writes for the sample `man` (a page is .png or .jpg by its style: both are listed)."
+    files = []
+    for split, stems in _expected_stems(man).items():
+        for stem in stems:
+            files += [out / "images" / split / f"{stem}{e}" for e in (".png", ".jpg")]
+            files += [out / "maps" / split / f"{stem}.png", out / "layout" / split / f"{stem}.json"]
+    return files
+
+def _read_manifest(mf: Path) -> dict | None:
+    "The manifest in `mf` when it is one of ours (readable, with page counts); else None."
+    try: old = json.loads(mf.read_text())
+    except (OSError, ValueError): return None
+    if not isinstance(old, dict) or old.get("generator") != "comicsal.synth": return None
+    try: _expected_stems(old)
+    except (KeyError, TypeError, ValueError): return None
+    return old
+
+def _others_styles(path: Path, ours: set[str]) -> list[str]:
+    "The lines of an existing styles.csv about other stems than `ours` (its header left out): a user's rows, kept."
+    if not path.is_file(): return []
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    return [l for l in lines if l.strip() and l.split(",", 1)[0].strip() not in ours | {"stem"}]
+
 def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = DEFAULTS.seed,
                   force: bool = False, progress: bool = True, params: SynthParams = SynthParams()) -> Path:
     "Write a synthetic AI4VA-layout dataset to `out` (see above); return `out`."
@@ -403,17 +426,21 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
     if min(n_train, n_val, n_test) < 0: raise ComicsalError("page counts must be ≥ 0.")
     man = _manifest(n_train, n_val, n_test, seed, params)
     mf = out / "synth.json"
-    if mf.is_file() and not force:
-        try: old = json.loads(mf.read_text())
-        except json.JSONDecodeError: old = None
+    old = _read_manifest(mf) if mf.is_file() else None
+    if old is not None and not force:
         if old == man and _complete(out, man):
             print(f"{out}: already holds this sample (same parameters); nothing to do.")
             return out
         same = lambda m: {k: v for k, v in m.items() if k not in ("revision", "version")}
-        if isinstance(old, dict) and old.get("generator") == "comicsal.synth" and same(old) == same(man):
+        if same(old) == same(man):
             force = True      # the same sample from an older generator: regenerate it
     ensure_writable(out, force=force, what="sample folder")
-    for sub in ("images", "maps", "layout"): shutil.rmtree(out / sub, ignore_errors=True)
+    # replace only what this generator writes: this sample's files, and those of the sample synth.json names
+    own = _own_files(out, man) + (_own_files(out, old) if old else [])
+    for f in own:
+        if f.is_file() or f.is_symlink(): f.unlink()
+    stems = {s for m in (man, old) if m for ss in _expected_stems(m).values() for s in ss}
+    kept = _others_styles(out / "styles.csv", stems)
     rows = ["stem,style"]
     jobs = [(s, i) for s in SPLITS for i in range(man["n"][s])]
     for split, i in tqdm(jobs, desc=f"synth → {out}", unit="page", disable=not progress):
@@ -425,7 +452,7 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
         if split in MAP_SPLITS: Image.fromarray(pg.map, mode="L").save(out / "maps" / split / f"{pg.stem}.png")
         (out / "layout" / split / f"{pg.stem}.json").write_text(json.dumps(_round(pg.layout)))
         rows.append(f"{pg.stem},{pg.style}")
-    (out / "styles.csv").write_text("\n".join(rows) + "\n")
+    (out / "styles.csv").write_text("\n".join(rows + kept) + "\n")
     mf.write_text(json.dumps(man, indent=1) + "\n")
     return out
 

@@ -17,13 +17,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, DEFAULTS, get_device, seed_everything, results_dir, ensure_writable
-from .data import Discovery, Page, discover, grid_target, load_image, load_map, resize_long_side, resize_tensor
+from .data import (Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map,
+                           resize_long_side, resize_tensor)
 from .models import (BASELINES, STRUCTURE_PRIORS, ComicsalModel, SaliencyModel, build_model, fit_to_pages,
                              log_density, read_checkpoint, save_checkpoint, shipped_checkpoint)
 
 # %% auto #0
 __all__ = ['kl_loss', 'cc_loss', 'nss_loss', 'CachedPage', 'FeatureCache', 'augment', 'collate_cached', 'TrainConfig',
-           'data_sets', 'TrainingSets', 'fit_baseline', 'train', 'predictor']
+           'data_sets', 'TrainingSets', 'fit_baseline', 'TrainingDiverged', 'train', 'predictor']
 
 # %% ../nbs/05_train.ipynb #a177b8d1
 def _flat(t, mask):
@@ -78,14 +79,19 @@ class FeatureCache:
         self.device = get_device(device)
         self._mem: dict[str, CachedPage] = {}
         todo = [p for p in self.pages if not self._on_disk(p)]
+        failed = []
         if todo or self.cache_dir is None:
             self.model.backbone.to(self.device)
             for p in tqdm(self.pages, desc=desc, unit="page", disable=not progress, leave=False):
                 if self.cache_dir is not None and self._on_disk(p): continue
-                cp = self._compute(p)
+                try: cp = self._compute(p)
+                except UnreadableImage as e: failed.append(str(e)); continue
                 if self.cache_dir is None: self._mem[str(p.image)] = cp
                 else: self._save(p, cp)
             self.model.backbone.to("cpu")
+        if failed:
+            raise ComicsalError(f"{len(failed)} of {len(self.pages)} page(s) could not be read; fix or remove them "
+                                "(the readable pages' features are computed):\n  " + "\n  ".join(failed))
 
     def key(self, p: Page) -> str:
         st = p.image.stat()
@@ -256,6 +262,15 @@ def fit_baseline(cfg: TrainConfig, sets: TrainingSets) -> SaliencyModel:
     return fit_to_pages(build_model({"kind": cfg.model}), tqdm(pages, desc=f"fit {cfg.model}", unit="page", leave=False))
 
 # %% ../nbs/05_train.ipynb #7ae9fa10
+class TrainingDiverged(ComicsalError):
+    "The loss or the weights became NaN/inf; the last good checkpoint is kept."
+
+def _diverged(cfg, out: Path, epoch: int, what: str) -> TrainingDiverged:
+    kept = f"the last good checkpoint is {out / 'last.pt'} (epoch {epoch - 1})" if (out / "last.pt").is_file() \
+        else "no checkpoint was written"
+    return TrainingDiverged(f"training diverged at epoch {epoch}: {what} is not finite; {kept}. "
+                            f"Lower the learning rate (--lr {cfg.lr:g} now; the default is {TrainConfig.lr:g}) and start again.")
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool = False, progress: bool = True,
           stop_after: int | None = None, evaluate_val: bool = True) -> dict:
     """Train (or fit) `cfg.model` on `cfg.data`; write results to `out`; return the summary.
@@ -308,14 +323,22 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
             feats, tg, mask, wins = collate_cached(items)
             feats, tg, mask = feats.to(device), tg.to(device), mask.to(device)
             w = torch.tensor([train_w[int(i)] for i in idx], dtype=torch.float32, device=device)
-            lp = log_density(model.head(feats, mask, wins), mask)
+            try:
+                lp = log_density(model.head(feats, mask, wins), mask)
+            except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
             loss = kl_loss(lp, tg, mask[:, 0], w)
             if cfg.loss_cc: loss = loss + cfg.loss_cc * cc_loss(lp, tg, mask[:, 0], w)
             if cfg.loss_nss: loss = loss + cfg.loss_nss * nss_loss(lp, tg, mask[:, 0], w)
+            if not torch.isfinite(loss): raise _diverged(cfg, out, epoch, f"the loss ({loss.item()})")
             opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+            if any(not torch.isfinite(p).all() for p in model.head.parameters()):
+                raise _diverged(cfg, out, epoch, "a weight after the optimiser step")
         sched.step()
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]}
-        if va is not None: row.update({f"val_{k}": v for k, v in _val_grid_metrics(model, va, device).items()})
+        try:
+            if va is not None: row.update({f"val_{k}": v for k, v in _val_grid_metrics(model, va, device).items()})
+        except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
+        if not all(np.isfinite(v) for v in row.values()): raise _diverged(cfg, out, epoch, "a validation score")
         history.append(row)
         score = row.get(f"val_{cfg.monitor}", row["train_loss"] if cfg.monitor == "KLD" else -row["train_loss"])
         if best is None or sign * score < sign * best:
