@@ -119,6 +119,23 @@ def _run(a) -> int:
     print(f"run recorded in {folder}")
     return 0
 
+def _structure_detect(a) -> int:
+    from comicsal.structure import detect_folder
+    files = detect_folder(a.images, a.out, direction=a.direction, force=a.force, progress=not a.no_progress)
+    print(f"wrote {len(files)} structure file(s) to {a.out}")
+    return 0
+
+def _structure_evaluate(a) -> int:
+    from comicsal.metrics import EvalResult
+    from comicsal.structure import evaluate_structure
+    out = a.out or Path(str(Path(a.pred).resolve()) + "-eval")
+    EvalResult.prepare_out(out, force=a.force)
+    res = evaluate_structure(a.pred, a.gt)
+    res.write(out, force=True)
+    print(res.table())
+    print(f"\nwrote {out}/metrics.json and {out}/per_page.csv")
+    return 0
+
 def _book(a) -> int:
     from comicsal.runs import build_book
     index = build_book(a.out, execute=not a.no_execute)
@@ -226,6 +243,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device")
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_predict)
+
+    st = sub.add_parser("structure", help="detect panels (reading order) and text on pages; measure against annotations")
+    ssub = st.add_subparsers(dest="structure_command", metavar="ACTION", required=True)
+    sd = ssub.add_parser("detect", help="write OUT/<page>.json: panels in reading order and text boxes", parents=[big])
+    sd.add_argument("--images", type=Path, required=True, help="a folder of pages (searched recursively) or a dataset")
+    sd.add_argument("--out", type=Path, required=True, help="output folder (refused if non-empty, unless --force)")
+    sd.add_argument("--direction", choices=["ltr", "rtl"], default="ltr",
+                    help="reading direction: ltr (Franco-Belgian, default) or rtl (manga)")
+    sd.add_argument("--force", action="store_true")
+    sd.add_argument("--no-progress", action="store_true")
+    sd.set_defaults(func=_structure_detect)
+    se = ssub.add_parser("evaluate", help="panel/text P/R/F1 and reading order against annotations → metrics.json")
+    se.add_argument("--pred", type=Path, required=True, help="folder written by `comicsal structure detect`")
+    se.add_argument("--gt", type=Path, required=True,
+                    help="annotations: OpenMantra's folder or annotation.json, COCO-style box JSON, or a synthetic dataset")
+    se.add_argument("--out", type=Path, help="output folder (default: <pred>-eval)")
+    se.add_argument("--force", action="store_true")
+    se.add_argument("--no-progress", action="store_true")
+    se.set_defaults(func=_structure_evaluate)
 
     r = sub.add_parser("run", help="execute a pipeline notebook with papermill into results/runs/<UTC>-<NAME>/")
     r.add_argument("name", help="pipeline: train, evaluate, predict, compare (nbs/pipelines/NAME.ipynb)")

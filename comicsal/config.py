@@ -14,7 +14,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SPLITS', 'MAP_SPLITS', 'STYLES', 'SERIES', 'DEFAULTS', 'ComicsalError', 'ComicsalWarning',
-           'project_root', 'data_dir', 'results_dir', 'Defaults', 'seed_everything', 'get_device', 'ensure_writable']
+           'project_root', 'data_dir', 'results_dir', 'Defaults', 'seed_everything', 'get_device', 'ensure_writable',
+           'refuse_overlap']
 
 # %% ../nbs/00_config.ipynb #70cf7041
 class ComicsalError(Exception):
@@ -104,3 +105,16 @@ def ensure_writable(path: str | Path, force: bool = False, what: str = "output f
         raise ComicsalError(f"{what} {path} cannot be written ({e.strerror or e}); "
                             "choose a folder you can write to.") from None
     return path
+
+def _inside(a: Path, b: Path) -> bool:
+    "True when `a` is `b` or lies below it (both resolved)."
+    return a == b or b in a.parents
+
+def refuse_overlap(out: Path, inputs: list[Path], what: str = "output folder") -> None:
+    "Refuse an output path that is, contains or lies inside any of the `inputs` (folders or files)."
+    o = Path(out).resolve()
+    for i in inputs:
+        r = Path(i).resolve()
+        if _inside(o, r) or _inside(r, o):
+            raise ComicsalError(f"{what} {out} overlaps the input {i}: outputs never go into (or around) the "
+                                "pages they are made from, with or without --force; choose a folder outside it.")

@@ -15,6 +15,7 @@ import stat
 import tarfile
 import tempfile
 import threading
+import warnings
 import zipfile
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -25,15 +26,17 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .config import ComicsalError, IMAGE_EXTS, SPLITS, MAP_SPLITS, STYLES, SERIES, DEFAULTS, ensure_writable
+from .config import (ComicsalError, ComicsalWarning, IMAGE_EXTS, SPLITS, MAP_SPLITS, STYLES, SERIES, DEFAULTS,
+                             ensure_writable, project_root)
 
 # %% auto #0
 __all__ = ['MAX_PIXELS_DEFAULT', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles',
            'Page', 'Discovery', 'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels',
            'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map',
            'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'CheckReport', 'check_dataset',
-           'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset', 'pad_collate', 'normalise_layout',
-           'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
+           'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset', 'pad_collate', 'load_page',
+           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
+           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -570,6 +573,26 @@ def pad_collate(items: list[dict], multiple: int = 1) -> dict:
     for key in ("stem", "split", "style", "page_size", "map_size"): batch[key] = [it[key] for it in items]
     return batch
 
+# %% ../nbs/01_data.ipynb #276c1fd1
+def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tuple[int, int]]:
+    "A page as a (3, h, w) tensor with long side `long_side` (None: full size), and its original (H, W)."
+    path = Path(path)
+    im = open_lazy(path)                   # the size limit is checked here; PIL's own one is lifted for the decode
+    try:
+        W, H = im.size
+        with pil_limit_lifted():
+            if long_side and max(H, W) > 2 * long_side:
+                if im.format == "JPEG": im.draft("RGB", (W * 2 * long_side // max(H, W), H * 2 * long_side // max(H, W)))
+                im.load()
+                f = max(1, max(im.size) // (2 * long_side))
+                if f > 1: im = im.reduce(f)
+            else:
+                im.load()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UnreadableImage(f"{path}: cannot decode this image ({e}); re-export it or remove it.") from None
+    x = torch.from_numpy(image_to_float(im)).permute(2, 0, 1)
+    return resize_tensor(x, resize_long_side(tuple(x.shape[-2:]), long_side)), (H, W)
+
 # %% ../nbs/01_data.ipynb #f9555cfd
 AI4VA_GDRIVE_ID = "1cNivYQCyEz6AncLTJnAfrgkGRyMsVmm_"
 AI4VA_URL = f"https://drive.google.com/file/d/{AI4VA_GDRIVE_ID}/view"
@@ -810,3 +833,106 @@ def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | N
     (dest / "SOURCE.txt").write_text("MIT1003 (Judd, Ehinger, Durand, Torralba, ICCV 2009): eye tracking, 15 observers, "
                                      f"3 s free viewing.\nsources: {', '.join(MIT1003_URLS.values())}\n")
     return check_dataset(dest, progress=progress)
+
+# %% ../nbs/01_data.ipynb #5e1c0a02
+@dataclass
+class StructurePage:
+    "One annotated page: boxes [x0, y0, x1, y1] in the image's pixels; panels in reading order."
+    key: str                       # image path relative to the annotation root, without extension
+    image: Path
+    width: int
+    height: int
+    series: str = "unknown"
+    style: str = "unknown"
+    direction: str = "ltr"         # reading direction: ltr (Franco-Belgian), rtl (manga)
+    panels: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+    faces: list = field(default_factory=list)
+    characters: list = field(default_factory=list)
+
+def _xywh(b) -> list[float]:
+    "An {x, y, w, h} dict or [x, y, w, h] list as [x0, y0, x1, y1]."
+    x, y, w, h = (b["x"], b["y"], b["w"], b["h"]) if isinstance(b, dict) else b
+    return [float(x), float(y), float(x) + float(w), float(y) + float(h)]
+
+def _read_json(path: Path):
+    import json
+    try: return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ComicsalError(f"{path}: cannot read this annotation file ({e}); it must be UTF-8 JSON.") from None
+
+def _key(root: Path, image: Path) -> str:
+    rel = image.relative_to(root) if image.is_relative_to(root) else Path(image.name)
+    return rel.with_suffix("").as_posix()
+
+# %% ../nbs/01_data.ipynb #5e1c0a03
+def load_openmantra(path: str | Path) -> list[StructurePage]:
+    "OpenMantra's `annotation.json` (or its folder) as `StructurePage`s: right-to-left manga, list order = reading order."
+    path = Path(path); ann = path / "annotation.json" if path.is_dir() else path
+    if not ann.is_file(): raise ComicsalError(f"{ann} does not exist; pass OpenMantra's folder or its annotation.json.")
+    root, books = ann.parent, _read_json(ann)
+    if not isinstance(books, list) or not all(isinstance(b, dict) and "pages" in b for b in books):
+        raise ComicsalError(f"{ann}: not OpenMantra's format (a list of books, each with 'pages').")
+    out = []
+    for book in books:
+        for pg in book["pages"]:
+            img = root / pg["image_paths"]["ja"]
+            w, h = open_lazy(img).size
+            out.append(StructurePage(_key(root, img), img, w, h, series=book.get("book_title", "unknown"), style="manga",
+                                     direction="rtl", panels=[_xywh(b) for b in pg.get("frame", [])],
+                                     text=[_xywh(b) for b in pg.get("text", [])]))
+    return out
+
+_COCO_KINDS = {"panels": re.compile(r"panel|frame", re.I), "text": re.compile(r"balloon|speech|bubble|text|caption|narrat|dialog", re.I),
+               "faces": re.compile(r"face|head", re.I), "characters": re.compile(r"character|body|person|figure", re.I)}
+
+def load_coco_structure(path: str | Path) -> list[StructurePage]:
+    "COCO-style box JSON as `StructurePage`s; images relative to the JSON's folder (or its `images/`)."
+    path = Path(path); d = _read_json(path)
+    if not isinstance(d, dict) or not {"images", "annotations"} <= set(d):
+        raise ComicsalError(f"{path}: not COCO-style box JSON (needs 'images' and 'annotations').")
+    cats = {c["id"]: c.get("name", "") for c in d.get("categories", [])}
+    kind = {cid: next((k for k, rx in _COCO_KINDS.items() if rx.search(name)), None) for cid, name in cats.items()}
+    unknown = sorted({cats[c] for c in cats if kind[c] is None})
+    if unknown: warnings.warn(f"{path}: categories {', '.join(unknown)} are not panels, text, faces or characters; ignored.",
+                              ComicsalWarning, stacklevel=2)
+    pages = {}
+    for im in d["images"]:
+        f = Path(im["file_name"]); img = f if f.is_absolute() else path.parent / f
+        if not img.exists() and (path.parent / "images" / f).exists(): img = path.parent / "images" / f
+        series = im.get("series") or (f.parent.name if f.parent.name else "unknown")
+        pages[im["id"]] = StructurePage(_key(path.parent, img), img, int(im["width"]), int(im["height"]), series=series,
+                                        style=im.get("style", "unknown"), direction=im.get("direction", "ltr"))
+    for a in sorted(d["annotations"], key=lambda a: (a.get("order", 0), a.get("id", 0))):
+        k = kind.get(a.get("category_id"))
+        if k is None: continue
+        if a["image_id"] not in pages: raise ComicsalError(f"{path}: annotation {a.get('id')} names image {a['image_id']}, which is not listed.")
+        getattr(pages[a["image_id"]], k).append(_xywh(a["bbox"]))
+    return list(pages.values())
+
+def load_synth_structure(root: str | Path) -> list[StructurePage]:
+    "The synthetic sample's layout answer keys as `StructurePage`s (text = balloons + captions)."
+    root = Path(root); out = []
+    for f in sorted((root / "layout").glob("*/*.json")):
+        lay = _read_json(f); split = f.parent.name
+        img = next((p for p in sorted((root / "images" / split).glob(f.stem + ".*")) if _is_image(p)), None)
+        if img is None: continue
+        out.append(StructurePage(f"{split}/{f.stem}", img, int(lay["width"]), int(lay["height"]), series=lay.get("style", "unknown"),
+                                 style=lay.get("style", "unknown"), direction="ltr", panels=[p["box"] for p in lay["panels"]],
+                                 text=[b["box"] for b in lay.get("balloons", []) + lay.get("captions", [])],
+                                 faces=[b["box"] for b in lay.get("faces", [])]))
+    return out
+
+def load_structure(path: str | Path) -> list[StructurePage]:
+    "Structure annotations from OpenMantra, COCO-style JSON or a synthetic dataset — whichever `path` holds."
+    path = Path(path)
+    if path.is_dir():
+        if (path / "annotation.json").is_file(): return load_openmantra(path)
+        if (path / "layout").is_dir(): return load_synth_structure(path)
+        raise ComicsalError(f"{path}: neither OpenMantra's annotation.json nor a synthetic dataset's layout/ is there; "
+                            "pass an annotation file (OpenMantra or COCO-style JSON).")
+    if not path.is_file(): raise ComicsalError(f"annotations {path} do not exist.")
+    d = _read_json(path)
+    if isinstance(d, dict) and "annotations" in d: return load_coco_structure(path)
+    if isinstance(d, list): return load_openmantra(path)
+    raise ComicsalError(f"{path}: not a known annotation format (OpenMantra's annotation.json or COCO-style box JSON).")

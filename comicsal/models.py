@@ -19,12 +19,13 @@ from .data import grid_target
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'BASELINES', 'STRUCTURE_PRIORS', 'MODEL_NAMES',
-           'log_density', 'resize_mask', 'density_to_uint8', 'page_grid', 'SaliencyModel', 'UniformModel',
-           'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel', 'gaussian_blur', 'Backbone',
+           'STRUCTURE_MODELS', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid', 'SaliencyModel',
+           'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel', 'gaussian_blur', 'Backbone',
            'EfficientNetLite', 'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN',
            'make_backbone', 'LayerNorm2d', 'fuse_features', 'SaliencyHead', 'ComicsalModel', 'DeepGazeIIEModel',
            'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state', 'nonfinite_tensors',
-           'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name']
+           'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name', 'StructurePriorModel',
+           'PanelPriorModel', 'TextPriorModel']
 
 # %% ../nbs/04_models.ipynb #dcc91571
 def log_density(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -460,8 +461,7 @@ def build_model(config: dict, pretrained: bool = True) -> SaliencyModel:
     cfg = dict(config); kind = cfg.pop("kind")
     if kind in BASELINES: return BASELINES[kind](**cfg)
     if kind in STRUCTURE_PRIORS:
-        from comicsal.structure import STRUCTURE_MODELS
-        return STRUCTURE_MODELS[kind](**cfg)
+        return STRUCTURE_MODELS[kind](**cfg)        # defined below, with the structure priors
     if kind == "comicsal":
         return ComicsalModel(cfg.get("backbone", "efficientnet-lite0"), cfg.get("long_side", DEFAULTS.long_side),
                              cfg.get("stride", 16), tuple(cfg.get("hidden", (8, 16))), pretrained,
@@ -525,3 +525,89 @@ def model_by_name(name: str) -> SaliencyModel:
     "A ready model by name: `comicsal` (the shipped default), a baseline or structure prior (unfitted defaults), `deepgaze2e`."
     if name == "comicsal": return load_model(shipped_checkpoint("comicsal"))
     return build_model({"kind": name})
+
+# %% ../nbs/04_models.ipynb #246724b5
+from .metrics import centre_bias, normalize_sum
+from .structure import PageStructure, analyse_page, structure_maps
+
+def _page_arrays(pages, side: int = 48):
+    "(structure maps at side×side page-relative grid per page, target distributions) for fitting priors."
+    from comicsal.data import load_image, load_map
+    out = []
+    for p in pages:
+        m = load_map(p.map)
+        if m.sum() <= 0: continue
+        out.append((load_image(p.image), grid_target(m, (side, side)).double().numpy()))
+    if not out: raise ComicsalError("fitting a structure prior needs pages with non-empty maps.")
+    return out
+
+def _kl(p, g): return float(np.sum(g * (np.log(g + 1e-12) - np.log(p + 1e-12))))
+
+def _mix(maps: dict, centre: np.ndarray, w_panels: float, w_text: float, w_centre: float) -> np.ndarray:
+    "The prior's density: weighted panel, text and centre maps; the rest (and a 1e-3 floor) spread uniformly."
+    u = max(0.0, 1 - w_panels - w_text - w_centre)
+    return w_panels * maps["panels"] + w_text * maps["text"] + w_centre * centre + (u + 1e-3) / centre.size
+
+class StructurePriorModel(SaliencyModel):
+    "Mix of the panel map, the text map, a centre bias and a uniform floor (weights fitted)."
+    name = "structure-prior"
+    def __init__(self, w_panels: float = 0.5, w_text: float = 0.3, w_centre: float = 0.1, sigma: float = 0.3,
+                 alpha: float = 0.5, text_blur: float = 0.012):
+        super().__init__()
+        self.register_buffer("_p", torch.tensor([w_panels, w_text, w_centre, sigma, alpha, text_blur], dtype=torch.float64))
+
+    def _get(self):
+        w_p, w_t, w_c, sigma, alpha, blur = self._p.tolist()
+        return w_p, w_t, w_c, sigma, alpha, blur
+
+    def density(self, page: np.ndarray | PageStructure, hw: tuple[int, int]) -> np.ndarray:
+        w_p, w_t, w_c, sigma, alpha, blur = self._get()
+        return _mix(structure_maps(page, hw, sigma, alpha, blur), normalize_sum(centre_bias(hw)), w_p, w_t, w_c)
+
+    def scores(self, images):
+        out = []
+        for im in images:
+            arr = im.permute(1, 2, 0).cpu().numpy()
+            out.append(torch.from_numpy(np.log(self.density(arr, tuple(im.shape[-2:])))).float())
+        return torch.stack(out).to(images.device)
+
+    def config(self):
+        w_p, w_t, w_c, sigma, alpha, blur = self._get()
+        return {"kind": self.name, "w_panels": w_p, "w_text": w_t, "w_centre": w_c, "sigma": sigma, "alpha": alpha, "text_blur": blur}
+
+    def _grid(self):
+        return [dict(w_panels=a, w_text=b, w_centre=c) for a in (0, 0.2, 0.4, 0.6, 0.8) for b in (0, 0.2, 0.4, 0.6, 0.8)
+                for c in (0, 0.2, 0.4) if a + b + c <= 0.95 and a + b + c > 0]
+
+    fits_pages = True     # fit() takes pages (it needs the images), not maps
+
+    def fit(self, pages, side: int = 48) -> "StructurePriorModel":
+        "Grid search on the training pages (`Page`s with maps) for the lowest mean KL divergence to their maps."
+        data = [(analyse_page(img), g) for img, g in _page_arrays(pages, side)]
+        c = normalize_sum(centre_bias((side, side)))
+        best = None
+        for sigma in (0.2, 0.3, 0.45):
+            for alpha in (0.0, 0.5, 1.0):
+                maps = [(structure_maps(ps, (side, side), sigma, alpha, self._p[5].item()), g) for ps, g in data]
+                for cand in self._grid():
+                    kl = np.mean([_kl(_mix(mp, c, **cand), g) for mp, g in maps])
+                    if best is None or kl < best[0]: best = (kl, cand, sigma, alpha)
+        kl, cand, sigma, alpha = best
+        self._p.copy_(torch.tensor([cand["w_panels"], cand["w_text"], cand["w_centre"], sigma, alpha, self._p[5].item()], dtype=torch.float64))
+        return self
+
+class PanelPriorModel(StructurePriorModel):
+    "A centre bias per detected panel (weights on panels only; σ and α fitted)."
+    name = "panel-prior"
+    def __init__(self, w_panels: float = 0.9, sigma: float = 0.3, alpha: float = 0.5, **kw):
+        super().__init__(w_panels=w_panels, w_text=0.0, w_centre=0.0, sigma=sigma, alpha=alpha)
+    def _grid(self): return [dict(w_panels=a, w_text=0.0, w_centre=0.0) for a in (0.5, 0.7, 0.9, 0.95)]
+
+class TextPriorModel(StructurePriorModel):
+    "The blurred text map of detected balloons and captions (weight fitted)."
+    name = "text-prior"
+    def __init__(self, w_text: float = 0.9, text_blur: float = 0.012, **kw):
+        super().__init__(w_panels=0.0, w_text=w_text, w_centre=0.0, text_blur=text_blur)
+    def _grid(self): return [dict(w_panels=0.0, w_text=a, w_centre=0.0) for a in (0.5, 0.7, 0.9, 0.95)]
+
+STRUCTURE_MODELS = {"panel-prior": PanelPriorModel, "text-prior": TextPriorModel, "structure-prior": StructurePriorModel}

@@ -14,34 +14,13 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .config import ComicsalError, IMAGE_EXTS, SPLITS, ensure_writable, get_device
-from .data import (Discovery, UnreadableImage, _by_stem, discover, image_to_float, open_lazy,
-                           pil_limit_lifted, resize_long_side, resize_tensor)
+from .config import ComicsalError, IMAGE_EXTS, SPLITS, ensure_writable, get_device, refuse_overlap
+from .data import Discovery, UnreadableImage, _by_stem, discover, load_page, open_lazy
 from .models import SaliencyModel, density_to_uint8, log_density
 
 # %% auto #0
-__all__ = ['BASELINE_LONG_SIDE', 'load_page', 'model_long_side', 'page_logits', 'logits_to_density', 'batch_logits',
-           'predict_density', 'PagesFailed', 'refuse_overlap', 'predict']
-
-# %% ../nbs/06_predict.ipynb #276c1fd1
-def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tuple[int, int]]:
-    "A page as a (3, h, w) tensor with long side `long_side` (None: full size), and its original (H, W)."
-    path = Path(path)
-    im = open_lazy(path)                   # the size limit is checked here; PIL's own one is lifted for the decode
-    try:
-        W, H = im.size
-        with pil_limit_lifted():
-            if long_side and max(H, W) > 2 * long_side:
-                if im.format == "JPEG": im.draft("RGB", (W * 2 * long_side // max(H, W), H * 2 * long_side // max(H, W)))
-                im.load()
-                f = max(1, max(im.size) // (2 * long_side))
-                if f > 1: im = im.reduce(f)
-            else:
-                im.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise UnreadableImage(f"{path}: cannot decode this image ({e}); re-export it or remove it.") from None
-    x = torch.from_numpy(image_to_float(im)).permute(2, 0, 1)
-    return resize_tensor(x, resize_long_side(tuple(x.shape[-2:]), long_side)), (H, W)
+__all__ = ['BASELINE_LONG_SIDE', 'model_long_side', 'page_logits', 'logits_to_density', 'batch_logits', 'predict_density',
+           'PagesFailed', 'predict']
 
 # %% ../nbs/06_predict.ipynb #cb075e35
 BASELINE_LONG_SIDE = 512
@@ -100,19 +79,6 @@ def _pages_of(images: Path, split: str) -> list[tuple[str, Path]]:
     if disc.duplicates: raise ComicsalError(disc.problems[0])
     if not found: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) in {images}.")
     return sorted(found.items())
-
-def _inside(a: Path, b: Path) -> bool:
-    "True when `a` is `b` or lies below it (both resolved)."
-    return a == b or b in a.parents
-
-def refuse_overlap(out: Path, inputs: list[Path], what: str = "output folder") -> None:
-    "Refuse an output path that is, contains or lies inside any of the `inputs` (folders or files)."
-    o = Path(out).resolve()
-    for i in inputs:
-        r = Path(i).resolve()
-        if _inside(o, r) or _inside(r, o):
-            raise ComicsalError(f"{what} {out} overlaps the input {i}: predictions never go into (or around) the "
-                                "pages they are made from, with or without --force; choose a folder outside it.")
 
 def _bad_name(stem: str) -> str | None:
     if any(ord(c) < 32 or ord(c) == 127 for c in stem): return "its name holds a control character (a newline?)"

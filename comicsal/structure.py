@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,16 +14,54 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 
 from .config import ComicsalError
-from .data import grid_target
-from .metrics import centre_bias, normalize_sum
-from .models import SaliencyModel
 
 # %% auto #0
-__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'STRUCTURE_MODELS', 'paper_colour', 'ink_mask', 'detect_panels', 'iou',
-           'match_boxes', 'TextDetection', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page',
-           'structure_maps', 'structure_channels', 'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel']
+__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask',
+           'gutter_mask', 'detect_panels', 'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'TextDetection',
+           'detect_text', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels',
+           'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
+
+# %% ../nbs/04b_structure.ipynb #7a0e0002
+def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
+    "Split `idx` into runs of boxes whose extents along `axis` (0: y, 1: x) overlap (after shrinking by `tol`)."
+    lo, hi = (1, 3) if axis == 0 else (0, 2)
+    spans = sorted((boxes[i][lo] + min(tol, (boxes[i][hi] - boxes[i][lo]) / 4),
+                    boxes[i][hi] - min(tol, (boxes[i][hi] - boxes[i][lo]) / 4), i) for i in idx)
+    out, end = [], -np.inf
+    for a, b, i in spans:
+        if a >= end: out.append([i])
+        else: out[-1].append(i)
+        end = max(end, b)
+    return out
+
+def reading_order(boxes: list, direction: str = "ltr", tol: float | None = None) -> list[int]:
+    "Indices of [x0, y0, x1, y1] `boxes` in reading order (`direction` 'ltr' or 'rtl'); see above."
+    if direction not in ("ltr", "rtl"): raise ComicsalError(f"unknown reading direction {direction!r}; use ltr or rtl.")
+    if not len(boxes): return []
+    if tol is None:
+        tol = 0.02 * max(max(b[2] for b in boxes) - min(b[0] for b in boxes), max(b[3] for b in boxes) - min(b[1] for b in boxes))
+    rtl = direction == "rtl"
+    def order(idx, axis):
+        if len(idx) <= 1: return list(idx)
+        for ax in (axis, 1 - axis):
+            g = _groups(idx, boxes, ax, tol)
+            if len(g) > 1:
+                if ax == 1 and rtl: g = g[::-1]
+                return [i for part in g for i in order(part, 1 - ax)]
+        return sorted(idx, key=lambda i: (boxes[i][1], -boxes[i][2] if rtl else boxes[i][0]))
+    return order(list(range(len(boxes))), 0)
 
 # %% ../nbs/04b_structure.ipynb #030f4dba
+STRUCTURE_CHANNELS = ("panels", "text")
+WORK_SIDE = 1024
+
+def _to_work(img: np.ndarray) -> np.ndarray:
+    H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
+    if abs(s - 1) < 1e-3: return img
+    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+    t = F.interpolate(t, size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear", antialias=True, align_corners=False)
+    return t[0].permute(1, 2, 0).numpy()
+
 def paper_colour(img: np.ndarray, margin: float = 0.02) -> np.ndarray:
     "The median colour of the page's outer margin (`margin` × the long side), taken as the paper."
     H, W = img.shape[:2]; m = max(2, int(margin * max(H, W)))
@@ -34,46 +73,73 @@ def ink_mask(img: np.ndarray, thresh: float = 0.12) -> np.ndarray:
     after a 3×3 average that keeps print noise and specks from counting as ink."""
     return ndi.uniform_filter(np.abs(img - paper_colour(img)).max(-1), 3) > thresh
 
-def _runs(empty: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    "(start, end) of the runs of True in `empty` at least `min_len` long."
-    out, start = [], None
-    for i, e in enumerate(list(empty) + [False]):
-        if e and start is None: start = i
-        elif not e and start is not None:
-            if i - start >= min_len: out.append((start, i))
-            start = None
-    return out
+def _bands(flag: np.ndarray, min_len: int = 1) -> list[tuple[int, int]]:
+    "(start, end) of the runs of True in `flag` at least `min_len` long."
+    f = np.concatenate([[0], flag.astype(np.int8), [0]]); d = np.diff(f)
+    return [(a, b) for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]) if b - a >= min_len]
 
-def _pieces(ink, y0, x0, y1, x1, axis: int, min_gap: int):
-    "Sub-boxes of a region split along its gutters across `axis` (0: rows, 1: columns); None without a gutter."
-    prof = ink[y0:y1, x0:x1].mean(axis=1 - axis)
-    gaps = [g for g in _runs(prof < 0.01, min_gap) if g[0] > 0 and g[1] < len(prof)]
-    if not gaps: return None
-    edges = [0] + [c for g in gaps for c in g] + [len(prof)]
-    return [((y0 + a, x0, y0 + b, x1) if axis == 0 else (y0, x0 + a, y1, x0 + b)) for a, b in zip(edges[::2], edges[1::2])]
+def gutter_mask(img: np.ndarray, ink_t: float = 0.2, close_r: int = 2) -> np.ndarray:
+    "Paper connected to the page's margin, after ink is dilated by `close_r` px (small breaks in borders closed)."
+    ink = np.abs(img - paper_colour(img, 0.01)).max(-1) > ink_t
+    if close_r: ink = ndi.binary_dilation(ink, iterations=close_r)
+    lab, _ = ndi.label(~ink)
+    edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    return np.isin(lab, edge[edge > 0])
 
-def _cut(ink: np.ndarray, y0, x0, y1, x1, axis: int, depth: int, min_gap: int, min_size: int, out: list):
-    "Recursive XY-cut of a region, leaves appended to `out` as (y0, x0, y1, x1) in reading order."
-    region = ink[y0:y1, x0:x1]
-    if region.size == 0 or not region.any(): return
-    ys, xs = np.nonzero(region)                      # trim to the ink's bounding box
-    y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
-    pieces = _pieces(ink, y0, x0, y1, x1, axis, min_gap)
-    if pieces is None and depth > 0:                 # no gutter this way: try the other way, one level down
-        pieces, axis, depth = _pieces(ink, y0, x0, y1, x1, 1 - axis, min_gap), 1 - axis, depth - 1
-    if pieces is None:
-        if (y1 - y0) >= min_size and (x1 - x0) >= min_size: out.append((y0, x0, y1, x1))
-        return
-    for box in pieces: _cut(ink, *box, 1 - axis, depth, min_gap, min_size, out)
+def _trim(gut, y0, x0, y1, x1):
+    "The bounding box of a region's non-gutter pixels (None if there are none)."
+    reg = ~gut[y0:y1, x0:x1]; r = np.nonzero(reg.any(1))[0]
+    if not len(r): return None
+    c = np.nonzero(reg.any(0))[0]
+    return y0 + r[0], x0 + c[0], y0 + r[-1] + 1, x0 + c[-1] + 1
 
-def detect_panels(img: np.ndarray, min_gap: float = 0.006, min_size: float = 0.05, thresh: float = 0.12) -> list[list[float]]:
-    """Panel boxes [x0, y0, x1, y1] (pixels) of a page (H, W, 3 floats in [0, 1]) in reading order.
-    `min_gap`: the narrowest gutter, `min_size`: the smallest panel side, both as fractions of the long side."""
-    H, W = img.shape[:2]; L = max(H, W)
-    ink = ink_mask(img, thresh)
-    out = []
-    _cut(ink, 0, 0, H, W, 0, 3, max(2, int(min_gap * L)), max(4, int(min_size * L)), out)
-    return [[float(x0), float(y0), float(x1), float(y1)] for (y0, x0, y1, x1) in out]
+def _straightness(gut, b, side: str, k: int) -> float:
+    "Share of a piece's rows (columns) whose outermost content on `side` lies within `k` px of the median edge."
+    y0, x0, y1, x1 = b
+    m = ~gut[y0:y1, x0:x1]
+    if side in ("top", "bottom"): m = m.T
+    if side in ("right", "bottom"): m = m[:, ::-1]
+    has = m.any(1)
+    if not has.any(): return 0.0
+    e = m[has].argmax(1)
+    return float((np.abs(e - np.median(e)) <= k).sum() / len(m))
+
+def _split(gut, box, min_side: int, frac: float, straight: float, k: int, out: list, depth: int = 0):
+    "Recursive cut of a candidate along its most complete gutter band, when both pieces keep straight facing edges."
+    y0, x0, y1, x1 = box
+    reg, best = gut[y0:y1, x0:x1], None
+    ok = lambda b: b is not None and b[2] - b[0] >= min_side and b[3] - b[1] >= min_side
+    for axis in (0, 1):                                   # 0: a horizontal band (cut rows), 1: a vertical one
+        prof = reg.mean(1 - axis); n = len(prof)
+        for a, b in _bands(prof >= frac):
+            score = prof[a:b].mean()
+            if a < min_side or n - b < min_side or (best is not None and score <= best[0]): continue
+            if axis == 0: p1, p2 = _trim(gut, y0, x0, y0 + a, x1), _trim(gut, y0 + b, x0, y1, x1)
+            else: p1, p2 = _trim(gut, y0, x0, y1, x0 + a), _trim(gut, y0, x0 + b, y1, x1)
+            if not (ok(p1) and ok(p2)): continue
+            s1, s2 = ("bottom", "top") if axis == 0 else ("right", "left")
+            if min(_straightness(gut, p1, s1, k), _straightness(gut, p2, s2, k)) < straight: continue
+            best = (score, p1, p2)
+    if best is None or depth > 12: out.append(box); return
+    for piece in best[1:]: _split(gut, piece, min_side, frac, straight, k, out, depth + 1)
+
+def detect_panels(img: np.ndarray, direction: str = "ltr", straight: float = 0.8, ink_t: float = 0.2, frac: float = 0.6,
+                  min_side: float = 0.06, min_area: float = 0.015) -> list[list[float]]:
+    """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1]) in reading order (`direction`).
+    Works at long side `WORK_SIDE`; see above for the steps and the parameters."""
+    H, W = img.shape[:2]
+    work = _to_work(img); h, w = work.shape[:2]; L = max(h, w)
+    gut = gutter_mask(work, ink_t)
+    lab, _ = ndi.label(ndi.binary_fill_holes(~gut))
+    ms, out = int(min_side * L), []
+    for sl in ndi.find_objects(lab):
+        if sl is None: continue
+        b = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+        if b[2] - b[0] >= ms and b[3] - b[1] >= ms: _split(gut, b, ms, frac, straight, max(3, int(0.006 * L)), out)
+    sx, sy = W / w, H / h
+    boxes = [[float(x0 * sx), float(y0 * sy), float(x1 * sx), float(y1 * sy)] for (y0, x0, y1, x1) in out
+             if (y1 - y0) * (x1 - x0) >= min_area * h * w]
+    return [boxes[i] for i in reading_order(boxes, direction)]
 
 # %% ../nbs/04b_structure.ipynb #75cf771c
 def iou(a, b) -> float:
@@ -82,15 +148,27 @@ def iou(a, b) -> float:
     inter = ix * iy; union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 
-def match_boxes(pred: list, truth: list, thresh: float = 0.5) -> tuple[int, int, int]:
-    "(true positives, false positives, false negatives) of a greedy one-to-one matching at IoU ≥ `thresh`."
+def match_pairs(pred: list, truth: list, thresh: float = 0.5) -> list[tuple[int, int]]:
+    "(prediction index, truth index) pairs of a greedy one-to-one matching by IoU, best first, each ≥ `thresh`."
     pairs = sorted(((iou(p, t), i, j) for i, p in enumerate(pred) for j, t in enumerate(truth)), reverse=True)
-    used_p, used_t, tp = set(), set(), 0
+    used_p, used_t, out = set(), set(), []
     for v, i, j in pairs:
         if v < thresh: break
         if i in used_p or j in used_t: continue
-        used_p.add(i); used_t.add(j); tp += 1
+        used_p.add(i); used_t.add(j); out.append((i, j))
+    return out
+
+def match_boxes(pred: list, truth: list, thresh: float = 0.5) -> tuple[int, int, int]:
+    "(true positives, false positives, false negatives) of a greedy one-to-one matching at IoU ≥ `thresh`."
+    tp = len(match_pairs(pred, truth, thresh))
     return tp, len(pred) - tp, len(truth) - tp
+
+def order_agreement(pred: list, truth: list, thresh: float = 0.5) -> tuple[int, int]:
+    "(concordant pairs, pairs) among the panels matched at IoU ≥ `thresh`: are both lists in the same order?"
+    m = sorted(match_pairs(pred, truth, thresh))           # by prediction index = predicted order
+    ranks = [j for _, j in m]
+    pairs = len(ranks) * (len(ranks) - 1) // 2
+    return sum(ranks[a] < ranks[b] for a in range(len(ranks)) for b in range(a + 1, len(ranks))), pairs
 
 # %% ../nbs/04b_structure.ipynb #e0dbabd5
 @dataclass
@@ -128,16 +206,6 @@ def detect_text(img: np.ndarray, bright: float = 0.12, min_area: float = 2e-4, m
     return TextDetection(boxes, tmap)
 
 # %% ../nbs/04b_structure.ipynb #b120a136
-STRUCTURE_CHANNELS = ("panels", "text")
-WORK_SIDE = 1024
-
-def _to_work(img: np.ndarray) -> np.ndarray:
-    H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
-    if abs(s - 1) < 1e-3: return img
-    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
-    t = F.interpolate(t, size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear", antialias=True, align_corners=False)
-    return t[0].permute(1, 2, 0).numpy()
-
 def panel_map(panels: list, hw: tuple[int, int], sigma: float = 0.3, alpha: float = 0.5) -> np.ndarray:
     "Mixture of per-panel Gaussians on an (h, w) grid; boxes in the same pixel units as `hw`."
     h, w = hw
@@ -181,85 +249,178 @@ def structure_channels(images: torch.Tensor, hw: tuple[int, int], names=STRUCTUR
         out.append(torch.stack([torch.from_numpy(mp[n] / mp[n].max()).float() for n in names]))
     return torch.stack(out).to(images.device)
 
-# %% ../nbs/04b_structure.ipynb #246724b5
-def _page_arrays(pages, side: int = 48):
-    "(structure maps at side×side page-relative grid per page, target distributions) for fitting priors."
-    from comicsal.data import load_image, load_map
-    out = []
-    for p in pages:
-        m = load_map(p.map)
-        if m.sum() <= 0: continue
-        out.append((load_image(p.image), grid_target(m, (side, side)).double().numpy()))
-    if not out: raise ComicsalError("fitting a structure prior needs pages with non-empty maps.")
+# %% ../nbs/04b_structure.ipynb #7a0e0102
+DETECTOR = "comicsal-structure-1"
+
+def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int] | None = None) -> dict:
+    """Panels (in reading order) and text boxes of a page (H, W, 3 floats in [0, 1]), in the pixels of a page of
+    size `hw` (default: the array's own size; pass the original size when `img` was resized)."""
+    H, W = hw or img.shape[:2]
+    work = _to_work(img); h, w = work.shape[:2]
+    sx, sy = W / w, H / h
+    scale = lambda b: [round(b[0] * sx, 1), round(b[1] * sy, 1), round(b[2] * sx, 1), round(b[3] * sy, 1)]
+    panels = [scale(b) for b in detect_panels(work, direction)]
+    return {"width": int(W), "height": int(H), "direction": direction, "panels": panels,
+            "text": [scale(b) for b in detect_text(work).boxes], "detector": DETECTOR}
+
+def _page_files(images: Path) -> tuple[Path, list[Path]]:
+    "(root, pages): every page below `images` (a dataset's `images/` when there is one), sorted, hidden files skipped."
+    from comicsal.config import IMAGE_EXTS
+    root = images / "images" if (images / "images").is_dir() else images
+    if not root.is_dir(): raise ComicsalError(f"--images {images} is not a folder of pages.")
+    pages = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not pages: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) below {images}.")
+    return root, pages
+
+def detect_folder(images: str | Path, out: str | Path, direction: str = "ltr", force: bool = False,
+                  progress: bool = True) -> list[Path]:
+    "Write `OUT/<relative path>.json` (see above) for every page below `images`; return the files written."
+    import json
+    from tqdm.auto import tqdm
+    from comicsal.config import ensure_writable, refuse_overlap
+    from comicsal.data import UnreadableImage, load_page
+    images, out = Path(images), Path(out)
+    if direction not in ("ltr", "rtl"): raise ComicsalError(f"unknown reading direction {direction!r}; use ltr or rtl.")
+    root, pages = _page_files(images)
+    refuse_overlap(out, [images], "structure folder")
+    ensure_writable(out, force=force, what="structure folder")
+    written, failed = [], []
+    for p in tqdm(pages, desc="structure", unit="page", disable=not progress):
+        try: x, hw = load_page(p, WORK_SIDE)
+        except UnreadableImage as e: failed.append(str(e)); continue
+        det = {**detect_structure(x.permute(1, 2, 0).numpy(), direction, hw), "image": str(p.resolve())}
+        f = out / p.relative_to(root).with_suffix(".json")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(det) + "\n"); written.append(f)
+    if failed:
+        raise ComicsalError(f"{len(failed)} of {len(pages)} page(s) could not be read (the other {len(written)} are in "
+                            f"{out}):\n  " + "\n  ".join(failed))
+    return written
+
+# %% ../nbs/04b_structure.ipynb #7a0e0105
+STRUCTURE_METRICS = ("panel_P", "panel_R", "panel_F1", "text_P", "text_R", "text_F1", "text_P@0.3", "text_R@0.3",
+                     "text_F1@0.3", "order", "order_tau")
+
+def _prf(tp, fp, fn) -> tuple[float | None, float | None, float | None]:
+    p = tp / (tp + fp) if tp + fp else None; r = tp / (tp + fn) if tp + fn else None
+    f = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
+    return p, r, f
+
+def _pool(rows: list[dict]) -> dict:
+    "Micro-averaged metrics of per-page count rows."
+    s = lambda k: sum(r[k] for r in rows)
+    out = {}
+    for name, pre in (("panel", "p"), ("text", "t"), ("text@0.3", "t3")):
+        P, R, F = _prf(s(f"{pre}_tp"), s(f"{pre}_fp"), s(f"{pre}_fn"))
+        base, suf = (name.split("@")[0], "@" + name.split("@")[1]) if "@" in name else (name, "")
+        out.update({f"{base}_P{suf}": P, f"{base}_R{suf}": R, f"{base}_F1{suf}": F})
+    pairs = s("order_pairs")
+    out["order"] = s("order_ok") / pairs if pairs else None
+    out["order_tau"] = 2 * out["order"] - 1 if pairs else None
+    return {k: out[k] for k in STRUCTURE_METRICS}
+
+@dataclass
+class StructureResult:
+    rows: list[dict]              # per page: key, series, style, counts
+    meta: dict
+
+    def summary(self) -> dict:
+        group = lambda k: {v: {"n": sum(r[k] == v for r in self.rows), "means": _pool([r for r in self.rows if r[k] == v])}
+                           for v in sorted({r[k] for r in self.rows})}
+        return {"protocol": "structure", "n": len(self.rows), "means": _pool(self.rows), "per_series": group("series"),
+                "per_style": group("style"), **self.meta}
+
+    def table(self) -> str:
+        s = self.summary(); keys = ("panel_P", "panel_R", "panel_F1", "text_F1", "text_F1@0.3", "order")
+        fmt = lambda v: f"{v:>12.3f}" if v is not None else f"{'-':>12}"
+        lines = [f"{'':<18}{'n':>4}" + "".join(f"{k:>12}" for k in keys), f"{'all':<18}{s['n']:>4}" + "".join(fmt(s["means"][k]) for k in keys)]
+        lines += [f"{name[:18]:<18}{d['n']:>4}" + "".join(fmt(d["means"][k]) for k in keys) for name, d in s["per_series"].items()]
+        return "\n".join(lines)
+
+    def write(self, out: str | Path, force: bool = False) -> Path:
+        import csv, json
+        from comicsal.metrics import EvalResult
+        out = EvalResult.prepare_out(out, force)          # same rules as `evaluate`'s folder
+        (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
+        with open(out / "per_page.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(self.rows[0]) if self.rows else ["key"], lineterminator="\n")
+            w.writeheader(); w.writerows(self.rows)
+        return out
+
+def _pair(pages, pred: Path) -> dict[str, dict]:
+    "{page key: detection} — by the image file the detection names, else by a path tail unique on both sides."
+    import json
+    from collections import defaultdict
+    dets = {}
+    for f in sorted(pred.rglob("*.json")):
+        if f.name == "metrics.json": continue
+        try:
+            d = json.loads(f.read_text())
+            if not {"panels", "text", "width", "height"} <= set(d): continue
+        except (OSError, ValueError): continue
+        dets[f] = d
+    by_image = {Path(d["image"]).resolve(): f for f, d in dets.items() if d.get("image")}
+    tails = defaultdict(list)                       # key tail → pages
+    for pg in pages:
+        parts = tuple(pg.key.split("/"))
+        for k in range(1, len(parts) + 1): tails[parts[-k:]].append(pg.key)
+    out, used = {}, set()
+    for pg in pages:
+        f = by_image.get(Path(pg.image).resolve())
+        if f is not None: out[pg.key] = (f, dets[f]); used.add(f)
+    for f, d in dets.items():
+        if f in used: continue
+        hit = tails.get(f.relative_to(pred).with_suffix("").parts, [])
+        if len(hit) == 1 and hit[0] not in out: out[hit[0]] = (f, d)
     return out
 
-def _kl(p, g): return float(np.sum(g * (np.log(g + 1e-12) - np.log(p + 1e-12))))
+def evaluate_structure(pred: str | Path, annotations) -> StructureResult:
+    "Score the detection files below `pred` against `annotations` (a path for `load_structure`, or its pages); see above."
+    import warnings
+    from comicsal.config import ComicsalWarning
+    from comicsal.data import load_structure
+    pred = Path(pred)
+    if not pred.is_dir(): raise ComicsalError(f"detection folder {pred} does not exist; write it with `comicsal structure detect`.")
+    pages = load_structure(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
+    paired = _pair(pages, pred)
+    rows, missing = [], []
+    for pg in pages:
+        if pg.key not in paired: missing.append(pg.key); continue
+        f, det = paired[pg.key]
+        try:
+            boxes = {k: det[k] for k in ("panels", "text")}
+            sx, sy = pg.width / det["width"], pg.height / det["height"]
+        except (ValueError, KeyError, TypeError, ZeroDivisionError) as e:
+            raise ComicsalError(f"{f}: not a structure detection file ({type(e).__name__}: {e}); write it with "
+                                "`comicsal structure detect`.") from None
+        sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+        pp, tt = sc(boxes["panels"]), sc(boxes["text"])
+        row = {"key": pg.key, "series": pg.series, "style": pg.style, "panels": len(pg.panels), "text": len(pg.text)}
+        for pre, (pr, gt, th) in {"p": (pp, pg.panels, 0.5), "t": (tt, pg.text, 0.5), "t3": (tt, pg.text, 0.3)}.items():
+            tp, fp, fn = match_boxes(pr, gt, th); row.update({f"{pre}_tp": tp, f"{pre}_fp": fp, f"{pre}_fn": fn})
+        row["order_ok"], row["order_pairs"] = order_agreement(pp, pg.panels)
+        rows.append(row)
+    if not rows: raise ComicsalError(f"no detection in {pred} matches an annotated page (keys like {pages[0].key if pages else '?'}).")
+    if missing: warnings.warn(f"{len(missing)} annotated page(s) have no detection in {pred} and were left out "
+                              f"(e.g. {missing[0]}).", ComicsalWarning, stacklevel=2)
+    return StructureResult(rows, {"pred": str(pred), "gt": str(annotations) if isinstance(annotations, (str, Path)) else None,
+                                  "missing": len(missing), "detector": DETECTOR})
 
-def _mix(maps: dict, centre: np.ndarray, w_panels: float, w_text: float, w_centre: float) -> np.ndarray:
-    "The prior's density: weighted panel, text and centre maps; the rest (and a 1e-3 floor) spread uniformly."
-    u = max(0.0, 1 - w_panels - w_text - w_centre)
-    return w_panels * maps["panels"] + w_text * maps["text"] + w_centre * centre + (u + 1e-3) / centre.size
-
-class StructurePriorModel(SaliencyModel):
-    "Mix of the panel map, the text map, a centre bias and a uniform floor (weights fitted)."
-    name = "structure-prior"
-    def __init__(self, w_panels: float = 0.5, w_text: float = 0.3, w_centre: float = 0.1, sigma: float = 0.3,
-                 alpha: float = 0.5, text_blur: float = 0.012):
-        super().__init__()
-        self.register_buffer("_p", torch.tensor([w_panels, w_text, w_centre, sigma, alpha, text_blur], dtype=torch.float64))
-
-    def _get(self):
-        w_p, w_t, w_c, sigma, alpha, blur = self._p.tolist()
-        return w_p, w_t, w_c, sigma, alpha, blur
-
-    def density(self, page: np.ndarray | PageStructure, hw: tuple[int, int]) -> np.ndarray:
-        w_p, w_t, w_c, sigma, alpha, blur = self._get()
-        return _mix(structure_maps(page, hw, sigma, alpha, blur), normalize_sum(centre_bias(hw)), w_p, w_t, w_c)
-
-    def scores(self, images):
-        out = []
-        for im in images:
-            arr = im.permute(1, 2, 0).cpu().numpy()
-            out.append(torch.from_numpy(np.log(self.density(arr, tuple(im.shape[-2:])))).float())
-        return torch.stack(out).to(images.device)
-
-    def config(self):
-        w_p, w_t, w_c, sigma, alpha, blur = self._get()
-        return {"kind": self.name, "w_panels": w_p, "w_text": w_t, "w_centre": w_c, "sigma": sigma, "alpha": alpha, "text_blur": blur}
-
-    def _grid(self):
-        return [dict(w_panels=a, w_text=b, w_centre=c) for a in (0, 0.2, 0.4, 0.6, 0.8) for b in (0, 0.2, 0.4, 0.6, 0.8)
-                for c in (0, 0.2, 0.4) if a + b + c <= 0.95 and a + b + c > 0]
-
-    fits_pages = True     # fit() takes pages (it needs the images), not maps
-
-    def fit(self, pages, side: int = 48) -> "StructurePriorModel":
-        "Grid search on the training pages (`Page`s with maps) for the lowest mean KL divergence to their maps."
-        data = [(analyse_page(img), g) for img, g in _page_arrays(pages, side)]
-        c = normalize_sum(centre_bias((side, side)))
-        best = None
-        for sigma in (0.2, 0.3, 0.45):
-            for alpha in (0.0, 0.5, 1.0):
-                maps = [(structure_maps(ps, (side, side), sigma, alpha, self._p[5].item()), g) for ps, g in data]
-                for cand in self._grid():
-                    kl = np.mean([_kl(_mix(mp, c, **cand), g) for mp, g in maps])
-                    if best is None or kl < best[0]: best = (kl, cand, sigma, alpha)
-        kl, cand, sigma, alpha = best
-        self._p.copy_(torch.tensor([cand["w_panels"], cand["w_text"], cand["w_centre"], sigma, alpha, self._p[5].item()], dtype=torch.float64))
-        return self
-
-class PanelPriorModel(StructurePriorModel):
-    "A centre bias per detected panel (weights on panels only; σ and α fitted)."
-    name = "panel-prior"
-    def __init__(self, w_panels: float = 0.9, sigma: float = 0.3, alpha: float = 0.5, **kw):
-        super().__init__(w_panels=w_panels, w_text=0.0, w_centre=0.0, sigma=sigma, alpha=alpha)
-    def _grid(self): return [dict(w_panels=a, w_text=0.0, w_centre=0.0) for a in (0.5, 0.7, 0.9, 0.95)]
-
-class TextPriorModel(StructurePriorModel):
-    "The blurred text map of detected balloons and captions (weight fitted)."
-    name = "text-prior"
-    def __init__(self, w_text: float = 0.9, text_blur: float = 0.012, **kw):
-        super().__init__(w_panels=0.0, w_text=w_text, w_centre=0.0, text_blur=text_blur)
-    def _grid(self): return [dict(w_panels=0.0, w_text=a, w_centre=0.0) for a in (0.5, 0.7, 0.9, 0.95)]
-
-STRUCTURE_MODELS = {"panel-prior": PanelPriorModel, "text-prior": TextPriorModel, "structure-prior": StructurePriorModel}
+# %% ../nbs/04b_structure.ipynb #7a0e0202
+def draw_structure(page, det: dict, truth=None, long_side: int = 600):
+    "A PIL image of `page` (a path or an (H, W, 3) array) with the detection `det` (and the annotation `truth`) drawn."
+    from PIL import Image, ImageDraw
+    im = Image.open(page).convert("RGB") if isinstance(page, (str, Path)) else Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8))
+    s = long_side / max(im.size); im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))))
+    sx, sy = im.width / det["width"], im.height / det["height"]
+    d = ImageDraw.Draw(im)
+    sc = lambda b, fx, fy: [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy]
+    if truth is not None:
+        tx, ty = im.width / truth.width, im.height / truth.height
+        for b in truth.panels + truth.text: d.rectangle(sc(b, tx, ty), outline=(0, 170, 60), width=1)
+    for b in det["text"]: d.rectangle(sc(b, sx, sy), outline=(255, 140, 0), width=2)
+    for k, b in enumerate(det["panels"], 1):
+        r = sc(b, sx, sy); d.rectangle(r, outline=(30, 90, 255), width=3)
+        d.rectangle([r[0] + 3, r[1] + 3, r[0] + 21, r[1] + 19], fill=(30, 90, 255)); d.text((r[0] + 7, r[1] + 5), str(k), fill="white")
+    return im

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from comicsal.data import discover
-from comicsal.structure import (PanelPriorModel, StructurePriorModel, TextPriorModel, detect_panels, detect_text,
+from comicsal.models import PanelPriorModel, StructurePriorModel, TextPriorModel
+from comicsal.structure import (detect_panels, detect_text,
                                 match_boxes)
 from comicsal.synth import synth_page
 from comicsal.train import TrainConfig, train
@@ -77,3 +79,87 @@ def test_cli_structure_models(sample, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "t/summary.json").read_text())["epochs"] == 1
+
+
+# --- real pages: OpenMantra (../shared), the structure commands ------------------------------------------------
+from conftest import SHARED                                   # noqa: E402
+from comicsal.cli import run_captured                          # noqa: E402
+from comicsal.data import load_structure                       # noqa: E402
+from comicsal.structure import evaluate_structure, reading_order   # noqa: E402
+
+OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
+needs_openmantra = pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),
+                                      reason=f"{OPENMANTRA} is absent (a fresh clone without the project's shared data)")
+
+
+@needs_openmantra
+def test_openmantra_loads_as_it_is():
+    pages = load_structure(OPENMANTRA)
+    assert len(pages) == 178 and {p.series for p in pages} == {"tojime_no_siora", "balloon_dream", "tencho_isoro", "rasetugari"}
+    assert all(p.direction == "rtl" and p.image.is_file() for p in pages)
+    assert sum(len(p.panels) for p in pages) > 500 and sum(len(p.text) for p in pages) > 1000
+    # the annotation's list order is its reading order: right to left in a tier, so our order of the true boxes agrees
+    ok = pairs = 0
+    for p in pages:
+        order = reading_order(p.panels, "rtl")
+        ranks = order
+        pairs += len(ranks) * (len(ranks) - 1) // 2
+        ok += sum(ranks[a] < ranks[b] for a in range(len(ranks)) for b in range(a + 1, len(ranks)))
+    assert ok / pairs > 0.95, ok / pairs
+
+
+@needs_openmantra
+def test_structure_commands_on_real_pages(tmp_path):
+    series = OPENMANTRA / "images" / "tencho_isoro"
+    rc, out, err = run_captured(["structure", "detect", "--images", series, "--out", tmp_path / "det", "--direction", "rtl", "--no-progress"])
+    assert rc == 0, err
+    files = sorted((tmp_path / "det").rglob("*.json"))
+    assert len(files) == 40
+    det = json.loads(files[0].read_text())
+    assert det["direction"] == "rtl" and (det["width"], det["height"]) == Image.open(det["image"]).size
+    rc, out, err = run_captured(["structure", "evaluate", "--pred", tmp_path / "det", "--gt", OPENMANTRA, "--out", tmp_path / "ev"])
+    assert rc == 0 and "138 annotated page(s) have no detection" in err, err
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["protocol"] == "structure" and m["n"] == 40 and set(m["per_series"]) == {"tencho_isoro"}
+    assert 0 <= m["means"]["panel_F1"] <= 1 and 0 <= m["means"]["order"] <= 1
+
+
+def test_structure_commands_on_synthetic_pages(sample, tmp_path):
+    rc, out, err = run_captured(["structure", "detect", "--images", sample, "--out", tmp_path / "det", "--no-progress"])
+    assert rc == 0, err
+    rc, out, err = run_captured(["structure", "evaluate", "--pred", tmp_path / "det", "--gt", sample, "--out", tmp_path / "ev"])
+    assert rc == 0, err
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["n"] == 12 and m["means"]["order"] > 0.9
+    rc, out, err = run_captured(["structure", "detect", "--images", sample, "--out", sample / "det", "--no-progress"])
+    assert rc == 1 and "overlaps" in err
+
+
+def test_coco_annotations_and_bad_detection_files(tmp_path):
+    (tmp_path / "pages").mkdir()
+    Image.new("RGB", (200, 100), "white").save(tmp_path / "pages" / "a.png")
+    coco = {"images": [{"id": 1, "file_name": "pages/a.png", "width": 200, "height": 100, "direction": "rtl"}],
+            "categories": [{"id": 1, "name": "frame"}, {"id": 2, "name": "text"}],
+            "annotations": [{"id": 1, "image_id": 1, "bbox": [100, 0, 100, 100], "category_id": 1},
+                            {"id": 2, "image_id": 1, "bbox": [0, 0, 100, 100], "category_id": 1}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "det").mkdir()
+    (tmp_path / "det" / "a.json").write_text(json.dumps({"width": 400, "height": 200, "direction": "rtl", "text": [],
+                                                         "panels": [[200, 0, 400, 200], [0, 0, 200, 200]]}))
+    s = evaluate_structure(tmp_path / "det", tmp_path / "coco.json").summary()     # boxes rescaled to the page
+    assert s["means"]["panel_F1"] == 1.0 and s["means"]["order"] == 1.0 and s["per_style"].keys() == {"unknown"}
+    rc, out, err = run_captured(["structure", "evaluate", "--pred", tmp_path / "nowhere", "--gt", tmp_path / "coco.json"])
+    assert rc == 1 and "does not exist" in err and "Traceback" not in err
+
+
+@needs_openmantra
+def test_panel_prior_shows_the_panels_of_a_real_page(tmp_path):
+    "On a real page the panel prior is one blob per detected panel, not the centre Gaussian it fell back to before."
+    from skimage.feature import peak_local_max
+    page = OPENMANTRA / "images" / "rasetugari" / "ja" / "010.jpg"          # five panels in three tiers
+    (tmp_path / "in").mkdir(); (tmp_path / "in" / page.name).symlink_to(page)          # read in place
+    rc, out, err = run_captured(["predict", "--model", "panel-prior", "--images", tmp_path / "in", "--out", tmp_path / "p", "--no-progress"])
+    assert rc == 0, err
+    m = np.asarray(Image.open(tmp_path / "p" / "010.png"), float)
+    peaks = peak_local_max(m, min_distance=40, threshold_rel=0.3)
+    assert len(peaks) >= 4, peaks

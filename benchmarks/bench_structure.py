@@ -1,0 +1,90 @@
+"""Structure detection on real and synthetic pages, leave-one-series-out: prints figures, asserts nothing.
+
+    .venv/bin/python benchmarks/bench_structure.py [--openmantra ../shared/data/comics/openmantra] [--synth-pages 24]
+
+For each OpenMantra series held out, the detectors' tuned numbers (panels: `straight`) are chosen on the other
+three series (micro F1 at IoU 0.5) and the held-out series is scored with them; all four rotations and their
+mean are printed, then the synthetic sample (default settings) and the CPU time per page at 1024 px.
+"""
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from comicsal.config import project_root
+from comicsal.data import load_page, load_structure
+from comicsal.structure import WORK_SIDE, _prf, detect_panels, detect_text, match_boxes, order_agreement, reading_order
+
+PANEL_GRID = [{"straight": 0.7}, {"straight": 0.8}]
+
+
+def counts(pred, truth, thresh):
+    return np.array(match_boxes(pred, truth, thresh))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--openmantra", type=Path, default=project_root().parent / "shared" / "data" / "comics" / "openmantra")
+    ap.add_argument("--synth-pages", type=int, default=24)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    pages = load_structure(a.openmantra)
+    series = sorted({p.series for p in pages})
+    work, times = {}, defaultdict(list)
+    for p in pages:                      # every page once at the working scale; boxes compared at the page's size
+        x, hw = load_page(p.image, WORK_SIDE)
+        work[p.key] = (x.permute(1, 2, 0).numpy(), hw)
+    # panels: counts per (series, setting); reading order with the default setting
+    pc, order = defaultdict(lambda: np.zeros(3)), defaultdict(lambda: np.zeros(2))
+    tc = defaultdict(lambda: np.zeros(3)); tc3 = defaultdict(lambda: np.zeros(3))
+    for p in pages:
+        img, (H, W) = work[p.key]
+        sx, sy = W / img.shape[1], H / img.shape[0]
+        sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+        for k, setting in enumerate(PANEL_GRID):
+            t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, **setting)); times["panels"].append(time.perf_counter() - t)
+            pc[p.series, k] += counts(boxes, p.panels, 0.5)
+            if setting["straight"] == 0.8: order[p.series] += order_agreement(boxes, p.panels)
+        t = time.perf_counter(); tb = sc(detect_text(img).boxes); times["text"].append(time.perf_counter() - t)
+        tc[p.series] += counts(tb, p.text, 0.5); tc3[p.series] += counts(tb, p.text, 0.3)
+    print(f"OpenMantra, leave one series out ({len(pages)} pages; tuned on the other three):")
+    print(f"{'held out':<18}{'setting':<20}{'panel P':>9}{'R':>7}{'F1':>7}{'order':>8}{'text P':>9}{'R':>7}{'F1':>7}{'F1@.3':>8}")
+    f1s, tf1s = [], []
+    for s in series:
+        train = [sum(pc[t, k] for t in series if t != s) for k in range(len(PANEL_GRID))]
+        k = int(np.argmax([_prf(*c)[2] or 0 for c in train]))
+        P, R, F = _prf(*pc[s, k]); f1s.append(F)
+        tP, tR, tF = _prf(*tc[s]); tf1s.append(tF)
+        ok, n = order[s]
+        print(f"{s:<18}{str(PANEL_GRID[k]):<20}{P:>9.3f}{R:>7.3f}{F:>7.3f}{ok / max(1, n):>8.3f}{tP:>9.3f}{tR:>7.3f}{tF:>7.3f}{_prf(*tc3[s])[2]:>8.3f}")
+    print(f"{'mean':<38}{'':>16}{np.mean(f1s):>7.3f}{'':>24}{np.mean(tf1s):>7.3f}")
+    # reading order of the annotation's own boxes: does `reading_order` agree with the annotators' list order?
+    ok = n = 0
+    for p in pages:
+        r = reading_order(p.panels, p.direction)
+        ok += sum(r[i] < r[j] for i in range(len(r)) for j in range(i + 1, len(r))); n += len(r) * (len(r) - 1) // 2
+    print(f"reading_order on the annotated boxes agrees with the annotation's order on {ok / n:.3f} of {n} pairs")
+    # synthetic pages
+    from comicsal.synth import synth_dataset
+    with tempfile.TemporaryDirectory() as d:
+        root = synth_dataset(Path(d) / "s", 0, a.synth_pages, 0, seed=7, progress=False)
+        spc, stc, sord = np.zeros(3), np.zeros(3), np.zeros(2)
+        for p in load_structure(root):
+            x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
+            sx, sy = W / img.shape[1], H / img.shape[0]
+            sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+            boxes = sc(detect_panels(img, "ltr"))
+            spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
+            stc += counts(sc(detect_text(img).boxes), p.text, 0.5)
+        print(f"synthetic ({a.synth_pages} pages, seed 7): panels P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*spc))}, "
+              f"order {sord[0] / max(1, sord[1]):.3f}; text P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*stc))}")
+    print(f"CPU seconds per page at {WORK_SIDE} px ({torch.get_num_threads()} threads): panels {np.mean(times['panels']):.3f} "
+          f"(max {np.max(times['panels']):.3f}), text {np.mean(times['text']):.3f} (max {np.max(times['text']):.3f})")
+
+
+if __name__ == "__main__":
+    main()
