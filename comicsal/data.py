@@ -910,8 +910,14 @@ def load_coco_structure(path: str | Path) -> list[StructurePage]:
         getattr(pages[a["image_id"]], k).append(_xywh(a["bbox"]))
     return list(pages.values())
 
+def _block(b: dict) -> list[float]:
+    "A balloon's or caption's text block: the box around its lines (OpenMantra's definition), else its own box."
+    L = b.get("lines")
+    if not L: return [float(v) for v in b["box"]]
+    return [float(min(l[0] for l in L)), float(min(l[1] for l in L)), float(max(l[2] for l in L)), float(max(l[3] for l in L))]
+
 def load_synth_structure(root: str | Path) -> list[StructurePage]:
-    "The synthetic sample's layout answer keys as `StructurePage`s (text = balloons + captions)."
+    "The synthetic sample's layout answer keys as `StructurePage`s (text = the blocks of lines in balloons and captions)."
     root = Path(root); out = []
     for f in sorted((root / "layout").glob("*/*.json")):
         lay = _read_json(f); split = f.parent.name
@@ -919,7 +925,7 @@ def load_synth_structure(root: str | Path) -> list[StructurePage]:
         if img is None: continue
         out.append(StructurePage(f"{split}/{f.stem}", img, int(lay["width"]), int(lay["height"]), series=lay.get("style", "unknown"),
                                  style=lay.get("style", "unknown"), direction="ltr", panels=[p["box"] for p in lay["panels"]],
-                                 text=[b["box"] for b in lay.get("balloons", []) + lay.get("captions", [])],
+                                 text=[_block(b) for b in lay.get("balloons", []) + lay.get("captions", [])],
                                  faces=[b["box"] for b in lay.get("faces", [])]))
     return out
 

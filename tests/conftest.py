@@ -18,3 +18,10 @@ def sample(tmp_path_factory):
 def sample_copy(sample, tmp_path):
     "A private copy of the sample that a test may damage."
     return Path(shutil.copytree(sample, tmp_path / "s"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _warning_log(tmp_path_factory):
+    "In-process commands log other libraries' warnings here, not into the project's results/."
+    import os
+    os.environ.setdefault("COMICSAL_LOG", str(tmp_path_factory.mktemp("log") / "comicsal.log"))
