@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_structure.py [--openmantra ../shared/data/comics/openmantra] [--synth-pages 24]
 
 For each OpenMantra series held out, the detectors' tuned numbers (panels: `straight`) are chosen on the other
-three series (micro F1 at IoU 0.5) and the held-out series is scored with them; with `--train-text N` the text
+three series (micro F1 at IoU 0.5) and the held-out series is scored with them; `--panel-fold-weights DIR` gives
+the learned panel detector one network per fold (trained without that series); with `--train-text N` the text
 network is trained (N steps) on the other three series plus 100 synthetic pages for each fold — without it the
 shipped weights, which saw every series, are used (not a held-out figure). All four rotations and their mean are
 printed, then the synthetic sample (default settings), the classical balloon detector for comparison, and the
@@ -21,7 +22,7 @@ import torch
 
 from comicsal.config import project_root
 from comicsal.data import load_page, load_structure
-from comicsal.structure import (WORK_SIDE, _prf, detect_balloons, detect_panels, detect_text, match_boxes, order_agreement,
+from comicsal.structure import (WORK_SIDE, _prf, detect_balloons, detect_panels, detect_panels_classical, detect_text, match_boxes, order_agreement,
                                 reading_order, train_text_net)
 
 PANEL_GRID = [{"straight": 0.7}, {"straight": 0.8}]
@@ -36,6 +37,8 @@ def main():
     ap.add_argument("--openmantra", type=Path, default=project_root().parent / "shared" / "data" / "comics" / "openmantra")
     ap.add_argument("--synth-pages", type=int, default=24)
     ap.add_argument("--train-text", type=int, default=0, metavar="STEPS", help="train the text network per fold (steps)")
+    ap.add_argument("--panel-fold-weights", type=Path, metavar="DIR",
+                    help="per-fold panel network weights trained without each series: DIR/*<series>*.pt (else the shipped ones)")
     ap.add_argument("--text-fold-weights", type=Path, metavar="DIR",
                     help="per-fold text weights already trained without each series: DIR/*<series>*.pt")
     a = ap.parse_args()
@@ -43,6 +46,12 @@ def main():
     pages = load_structure(a.openmantra)
     series = sorted({p.series for p in pages})
     weights = {s: None for s in series}            # per held-out series: the text network's weights file
+    pweights = {s: None for s in series}           # ... and the panel network's
+    if a.panel_fold_weights:
+        for s in series:
+            found = sorted(a.panel_fold_weights.glob(f"*{s}*.pt"))
+            if len(found) != 1: raise SystemExit(f"--panel-fold-weights: expected one *{s}*.pt in {a.panel_fold_weights}, found {found}")
+            pweights[s] = found[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-structure-"))
     if a.text_fold_weights:
         for s in series:
@@ -63,30 +72,33 @@ def main():
         work[p.key] = (x.permute(1, 2, 0).numpy(), hw)
     # panels: counts per (series, setting); reading order with the default setting
     pc, order = defaultdict(lambda: np.zeros(3)), defaultdict(lambda: np.zeros(2))
-    tc = defaultdict(lambda: np.zeros(3)); tc3 = defaultdict(lambda: np.zeros(3)); bc = defaultdict(lambda: np.zeros(3))
+    lc = defaultdict(lambda: np.zeros(3)); tc = defaultdict(lambda: np.zeros(3)); tc3 = defaultdict(lambda: np.zeros(3)); bc = defaultdict(lambda: np.zeros(3))
     for p in pages:
         img, (H, W) = work[p.key]
         sx, sy = W / img.shape[1], H / img.shape[0]
         sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
         for k, setting in enumerate(PANEL_GRID):
-            t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, **setting)); times["panels"].append(time.perf_counter() - t)
+            t = time.perf_counter(); boxes = sc(detect_panels_classical(img, p.direction, **setting)); times["classical panels"].append(time.perf_counter() - t)
             pc[p.series, k] += counts(boxes, p.panels, 0.5)
-            if setting["straight"] == 0.8: order[p.series] += order_agreement(boxes, p.panels)
+        t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, pweights[p.series])); times["panels"].append(time.perf_counter() - t)
+        lc[p.series] += counts(boxes, p.panels, 0.5); order[p.series] += order_agreement(boxes, p.panels)
         t = time.perf_counter(); tb = sc(detect_text(img, weights[p.series]).boxes); times["text"].append(time.perf_counter() - t)
         tc[p.series] += counts(tb, p.text, 0.5); tc3[p.series] += counts(tb, p.text, 0.3)
         bc[p.series] += counts(sc(detect_balloons(img).boxes), p.text, 0.5)
     print(f"OpenMantra, leave one series out ({len(pages)} pages; tuned on the other three"
+          + ("" if a.panel_fold_weights else "; panels: the shipped weights, trained on all series — NOT held out")
           + ("" if a.train_text or a.text_fold_weights else "; text: the shipped weights, trained on all series — NOT held out") + "):")
-    print(f"{'held out':<18}{'setting':<20}{'panel P':>9}{'R':>7}{'F1':>7}{'order':>8}{'text P':>9}{'R':>7}{'F1':>7}{'F1@.3':>8}")
-    f1s, tf1s = [], []
+    print(f"{'held out':<18}{'panel P':>9}{'R':>7}{'F1':>7}{'order':>8}{'text P':>9}{'R':>7}{'F1':>7}{'F1@.3':>8}   classical panels (setting) F1")
+    f1s, tf1s, cf1s = [], [], []
     for s in series:
         train = [sum(pc[t, k] for t in series if t != s) for k in range(len(PANEL_GRID))]
         k = int(np.argmax([_prf(*c)[2] or 0 for c in train]))
-        P, R, F = _prf(*pc[s, k]); f1s.append(F)
+        cf1s.append(_prf(*pc[s, k])[2])
+        P, R, F = _prf(*lc[s]); f1s.append(F)
         tP, tR, tF = _prf(*tc[s]); tf1s.append(tF)
         ok, n = order[s]
-        print(f"{s:<18}{str(PANEL_GRID[k]):<20}{P:>9.3f}{R:>7.3f}{F:>7.3f}{ok / max(1, n):>8.3f}{tP:>9.3f}{tR:>7.3f}{tF:>7.3f}{_prf(*tc3[s])[2]:>8.3f}")
-    print(f"{'mean':<38}{'':>16}{np.mean(f1s):>7.3f}{'':>24}{np.mean(tf1s):>7.3f}")
+        print(f"{s:<18}{P:>9.3f}{R:>7.3f}{F:>7.3f}{ok / max(1, n):>8.3f}{tP:>9.3f}{tR:>7.3f}{tF:>7.3f}{_prf(*tc3[s])[2]:>8.3f}   {PANEL_GRID[k]} {cf1s[-1]:.3f}")
+    print(f"{'mean':<18}{'':>14}{np.mean(f1s):>7.3f}{'':>24}{np.mean(tf1s):>7.3f}{'':>8}   classical {np.mean(cf1s):.3f}")
     print("classical balloon detector, text F1 at IoU 0.5: " + ", ".join(f"{s} {_prf(*bc[s])[2]:.3f}" for s in series)
           + f"; mean {np.mean([_prf(*bc[s])[2] for s in series]):.3f}")
     # reading order of the annotation's own boxes: does `reading_order` agree with the annotators' list order?
@@ -99,19 +111,21 @@ def main():
     from comicsal.synth import synth_dataset
     with tempfile.TemporaryDirectory() as d:
         root = synth_dataset(Path(d) / "s", 0, a.synth_pages, 0, seed=7, progress=False)
-        spc, stc, sbc, sord = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2)
+        spc, scc, stc, sbc, sord = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2)
         for p in load_structure(root):
             x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
             sx, sy = W / img.shape[1], H / img.shape[0]
             sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
             boxes = sc(detect_panels(img, "ltr"))
             spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
+            scc += counts(sc(detect_panels_classical(img, "ltr")), p.panels, 0.5)
             stc += counts(sc(detect_text(img).boxes), p.text, 0.5); sbc += counts(sc(detect_balloons(img).boxes), p.text, 0.5)
-        print(f"synthetic ({a.synth_pages} pages, seed 7): panels P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*spc))}, "
+        print(f"synthetic ({a.synth_pages} pages, seed 7): panels P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*spc))} "
+              f"(classical {' / '.join(f'{v:.3f}' for v in _prf(*scc))}), "
               f"order {sord[0] / max(1, sord[1]):.3f}; text P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*stc))} "
               f"(classical: {' / '.join(f'{v:.3f}' for v in _prf(*sbc))})")
-    print(f"CPU seconds per page at {WORK_SIDE} px ({torch.get_num_threads()} threads): panels {np.mean(times['panels']):.3f} "
-          f"(max {np.max(times['panels']):.3f}), text {np.mean(times['text']):.3f} (max {np.max(times['text']):.3f})")
+    print(f"CPU seconds per page at {WORK_SIDE} px ({torch.get_num_threads()} threads): "
+          + ", ".join(f"{k} {np.mean(v):.3f} (max {np.max(v):.3f})" for k, v in times.items()))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

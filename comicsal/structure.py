@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 
@@ -17,11 +18,12 @@ from .config import ComicsalError
 
 # %% auto #0
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'DETECTOR',
-           'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels', 'iou',
-           'match_pairs', 'match_boxes', 'order_agreement', 'TextDetection', 'detect_balloons', 'TextNet', 'luminance',
-           'text_maps', 'maps_to_boxes', 'text_weights', 'load_text_net', 'detect_text', 'train_text_net', 'panel_map',
-           'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder',
-           'StructureResult', 'evaluate_structure', 'draw_structure']
+           'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical',
+           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net',
+           'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection', 'detect_balloons',
+           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'text_weights', 'load_text_net', 'detect_text',
+           'train_text_net', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels',
+           'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/04b_structure.ipynb #7a0e0002
 def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
@@ -125,7 +127,7 @@ def _split(gut, box, min_side: int, frac: float, straight: float, k: int, out: l
     if best is None or depth > 12: out.append(box); return
     for piece in best[1:]: _split(gut, piece, min_side, frac, straight, k, out, depth + 1)
 
-def detect_panels(img: np.ndarray, direction: str = "ltr", straight: float = 0.8, ink_t: float = 0.2, frac: float = 0.6,
+def detect_panels_classical(img: np.ndarray, direction: str = "ltr", straight: float = 0.8, ink_t: float = 0.2, frac: float = 0.6,
                   min_side: float = 0.06, min_area: float = 0.015) -> list[list[float]]:
     """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1]) in reading order (`direction`).
     Works at long side `WORK_SIDE`; see above for the steps and the parameters."""
@@ -172,6 +174,159 @@ def order_agreement(pred: list, truth: list, thresh: float = 0.5) -> tuple[int, 
     pairs = len(ranks) * (len(ranks) - 1) // 2
     return sum(ranks[a] < ranks[b] for a in range(len(ranks)) for b in range(a + 1, len(ranks))), pairs
 
+# %% ../nbs/04b_structure.ipynb #7a0e0402
+def _block2(a, b):
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
+                         nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+
+class PanelNet(nn.Module):
+    "Tiny U-Net (2× pixel-unshuffle, 4 downsamplings): (B, 3, H, W), H and W multiples of 32 → interior logits (B, H, W)."
+    def __init__(self, cin: int = 3, ch=(12, 16, 24, 32, 48)):
+        super().__init__()
+        self.enc = nn.ModuleList([_block2(4 * cin if i == 0 else ch[i - 1], c) for i, c in enumerate(ch)])
+        self.dec = nn.ModuleList([_block2(ch[i + 1] + ch[i], ch[i]) for i in range(len(ch) - 1)])
+        self.head = nn.Conv2d(ch[0], 4, 1)
+
+    def forward(self, x):
+        x = F.pixel_unshuffle(x, 2); skips = []
+        for i, e in enumerate(self.enc):
+            x = e(x if i == 0 else F.max_pool2d(x, 2)); skips.append(x)
+        for i in range(len(self.dec) - 1, -1, -1):
+            x = F.interpolate(x, size=skips[i].shape[-2:], mode="bilinear", align_corners=False)
+            x = self.dec[i](torch.cat([x, skips[i]], 1))
+        return F.pixel_shuffle(self.head(x), 2)[:, 0]
+
+def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
+    "(3, h, w) float32 — gray, ink fraction, gutter fraction — at a quarter of the working scale, and the page→feature scale."
+    from skimage.transform import resize
+    H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
+    if abs(s - 1) > 0.01:
+        img = resize(img, (round(H * s), round(W * s)), order=1, anti_aliasing=s < 1, preserve_range=True).astype(np.float32)
+    h, w = img.shape[:2]; h4, w4 = h // 4 * 4, w // 4 * 4
+    img = img[:h4, :w4]
+    ink = np.abs(img - paper_colour(img, 0.01)).max(-1) > 0.2
+    gut = gutter_mask(img)
+    pool = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4).mean((1, 3))
+    return np.stack([pool(img.mean(-1)), pool(ink), pool(gut)]), s / 4
+
+_PANEL_NETS: dict = {}
+
+def load_panel_net(path: str | Path | None = None) -> PanelNet:
+    "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
+    import comicsal
+    path = Path(path or Path(comicsal.__file__).parent / "weights" / "structure-panels.pt")
+    if path not in _PANEL_NETS:
+        if not path.is_file(): raise ComicsalError(f"panel detector weights {path} are missing; reinstall comicsal or retrain them "
+                                                   "with `train_panel_net` (chapter 04b).")
+        net = PanelNet(); net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        _PANEL_NETS[path] = net.eval()
+    return _PANEL_NETS[path]
+
+def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
+    "(interior probability on the feature grid, page→grid scale) of a page."
+    x, s = panel_features(img); c, h, w = x.shape
+    H, W = -(-h // 32) * 32, -(-w // 32) * 32
+    xp = np.stack([np.pad(x[i], ((0, H - h), (0, W - w)), constant_values=v) for i, v in enumerate((1, 0, 1))])
+    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights)(torch.from_numpy(xp)[None]))[0, :h, :w].numpy()
+    return p, s
+
+# %% ../nbs/04b_structure.ipynb #7a0e0403
+def _resplit(p, lab, min_area, open_r, fill=0.85, seeds=(0.9, 0.97)):
+    "Re-split components filling < `fill` of their box (panels joined through a weak spot) with stricter seeds."
+    from skimage.segmentation import watershed
+    h, w = p.shape; out = np.zeros_like(lab); k = 0
+    for i, sl in enumerate(ndi.find_objects(lab), 1):
+        if sl is None: continue
+        m = lab[sl] == i; f0 = m.mean(); best = m.astype(int)
+        if f0 < fill:
+            for st in seeds:
+                sd, n = ndi.label(ndi.binary_opening((p[sl] > st) & m, iterations=max(1, open_r)))
+                if n < 2: continue
+                sz = ndi.sum(np.ones_like(m), sd, np.arange(1, n + 1))
+                big = np.nonzero(sz >= 0.3 * min_area * h * w)[0] + 1
+                if len(big) < 2: continue
+                r = np.zeros(n + 1, int); r[big] = np.arange(1, len(big) + 1)
+                ws = watershed(-p[sl], r[sd], mask=m)
+                fl = [(ws == j).sum() / max(1, np.prod([a.stop - a.start for a in ndi.find_objects((ws == j).astype(int))[0]]))
+                      for j in range(1, len(big) + 1)]
+                if min(fl) > f0: best = ws; break
+        sub = out[sl]; sub[best > 0] = best[best > 0] + k; k += best.max()
+    return out
+
+def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, seed_thr: float = 0.8, ring: int = 2, open_r: int = 1,
+                min_area: float = 0.015, min_side: float = 0.04) -> list[list[float]]:
+    "Page-pixel boxes from an interior map (see above): seeded watershed, re-split of non-rectangular pieces, ring grown back."
+    from skimage.segmentation import watershed
+    m = p > thr
+    if open_r: m = ndi.binary_opening(m, iterations=open_r)
+    h, w = p.shape
+    sd, n = ndi.label(ndi.binary_opening(p > seed_thr, iterations=max(1, open_r)))
+    sizes = ndi.sum(np.ones_like(p), sd, np.arange(1, n + 1))
+    keep = np.zeros(n + 1, int); big = np.nonzero(sizes >= 0.3 * min_area * h * w)[0] + 1
+    keep[big] = np.arange(1, len(big) + 1)
+    lab = watershed(-p, keep[sd], mask=m)
+    rest, _ = ndi.label(m & (lab == 0)); lab = np.where(lab > 0, lab, np.where(rest > 0, rest + len(big), 0))
+    lab = _resplit(p, lab, min_area, open_r)
+    out = []
+    for sl in ndi.find_objects(lab):
+        if sl is None: continue
+        y0, x0 = max(0, sl[0].start - ring), max(0, sl[1].start - ring); y1, x1 = min(h, sl[0].stop + ring), min(w, sl[1].stop + ring)
+        if (y1 - y0) * (x1 - x0) < min_area * h * w or min(y1 - y0, x1 - x0) < min_side * max(h, w): continue
+        out.append([x0 / s, y0 / s, x1 / s, y1 / s])
+    return out
+
+def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None) -> list[list[float]]:
+    "Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned."
+    H, W = img.shape[:2]
+    boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])] for b in panel_boxes(*panel_probability(img, weights))]
+    return [boxes[i] for i in reading_order(boxes, direction)]
+
+# %% ../nbs/04b_structure.ipynb #7a0e0405
+def _panel_target(boxes, shape, scale, ring: int = 2) -> np.ndarray:
+    "uint8 interior target on the feature grid: each box shrunk by `ring` (not on sides touching the page edge), largest first."
+    t = np.zeros(shape, np.uint8); h, w = shape
+    for b in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        x0, y0, x1, y1 = [int(round(v * scale)) for v in b]
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        t[y0:y1, x0:x1] = 0
+        a0, b0 = x0 + (ring if x0 > 1 else 0), y0 + (ring if y0 > 1 else 0)
+        a1, b1 = x1 - (ring if x1 < w - 1 else 0), y1 - (ring if y1 < h - 1 else 0)
+        if a1 > a0 and b1 > b0: t[b0:b1, a0:a1] = 1
+    return t
+
+def train_panel_net(pages: list, epochs: int = 16, batch: int = 8, seed: int = 0, progress: bool = True) -> dict:
+    "Train `PanelNet` on annotated `StructurePage`s (see above); return its state dict."
+    from tqdm.auto import tqdm
+    from comicsal.data import load_page
+    torch.manual_seed(seed); rng = np.random.default_rng(seed)
+    data = []
+    for pg in tqdm(pages, desc="panel pages", unit="page", disable=not progress, leave=False):
+        x, (H, W) = load_page(pg.image, WORK_SIDE)
+        f, s = panel_features(x.permute(1, 2, 0).numpy()); s *= WORK_SIDE / max(H, W)    # page px → grid
+        t = _panel_target(pg.panels, f.shape[1:], s); inbox = _panel_target(pg.panels, f.shape[1:], s, 0)
+        data.append((f, t, (1 + 4 * ((inbox == 1) & (t == 0))).astype(np.float32)))
+    pad = np.array([1, 0, 1], np.float32)
+    def sample(i, Hc, Wc):
+        x, t, w = data[i]; h, wd = t.shape
+        py, px = rng.integers(Hc - h + 1), rng.integers(Wc - wd + 1)
+        P = ((py, Hc - h - py), (px, Wc - wd - px))
+        x = np.stack([np.pad(x[c], P, constant_values=pad[c]) for c in range(3)]); t = np.pad(t, P); w = np.pad(w, P)
+        if rng.random() < .5: x, t, w = x[:, :, ::-1], t[:, ::-1], w[:, ::-1]
+        if rng.random() < .5: x, t, w = x[:, ::-1], t[::-1], w[::-1]
+        x = x.copy(); x[0] = np.clip((x[0] - .5) * rng.uniform(.7, 1.3) + .5 + rng.uniform(-.1, .1), 0, 1)
+        return x, t.copy(), w.copy()
+    net = PanelNet().train()
+    total = epochs * max(1, len(data) // batch)
+    opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=total, pct_start=0.1)
+    for _ in tqdm(range(total), desc="train panels", unit="step", disable=not progress, leave=False):
+        idx = rng.integers(len(data), size=batch)
+        Hc = max(-(-data[i][1].shape[0] // 32) * 32 for i in idx); Wc = max(-(-data[i][1].shape[1] // 32) * 32 for i in idx)
+        x, t, w = (torch.from_numpy(np.stack(v)).float() for v in zip(*[sample(i, Hc, Wc) for i in idx]))
+        loss = (F.binary_cross_entropy_with_logits(net(x), t, reduction="none") * w).sum() / w.sum()
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return net.eval().state_dict()
+
 # %% ../nbs/04b_structure.ipynb #e0dbabd5
 @dataclass
 class TextDetection:
@@ -208,8 +363,6 @@ def detect_balloons(img: np.ndarray, bright: float = 0.12, min_area: float = 2e-
     return TextDetection(boxes, tmap)
 
 # %% ../nbs/04b_structure.ipynb #7a0e0302
-import torch.nn as nn
-
 TEXT_STRIDE = 4              # the maps' cell size at the working scale
 TEXT_CORE_SHRINK = 0.3       # the core target: the box shrunk on each side by 0.3 × its short side
 
