@@ -303,13 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning(args.debug)
-            if getattr(args, "max_pixels", None) is not None:
-                import comicsal.data as data
-                before = data._max_pixels
-                data.set_max_pixels(args.max_pixels)
-                try: return int(args.func(args) or 0)
-                finally: data._max_pixels = before       # in-process callers (tests, the book) get their limit back
-            return int(args.func(args) or 0)
+            from comicsal.data import max_pixels_set     # in-process callers (tests, the book) get their limit back
+            with max_pixels_set(getattr(args, "max_pixels", None)):
+                return int(args.func(args) or 0)
     except ComicsalError as e:
         if args.debug: traceback.print_exc()
         print(f"comicsal: error: {e}", file=sys.stderr)

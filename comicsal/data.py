@@ -32,11 +32,12 @@ from .config import (ComicsalError, ComicsalWarning, IMAGE_EXTS, SPLITS, MAP_SPL
 # %% auto #0
 __all__ = ['MAX_PIXELS_DEFAULT', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles',
            'Page', 'Discovery', 'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels',
-           'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map',
-           'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'CheckReport', 'check_dataset',
-           'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset', 'pad_collate', 'load_page',
-           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
-           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
+           'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
+           'load_image', 'load_map', 'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map',
+           'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset',
+           'pad_collate', 'load_page', 'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va',
+           'fetch_mit1003', 'StructurePage', 'load_openmantra', 'load_coco_structure', 'load_synth_structure',
+           'load_structure']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -290,6 +291,14 @@ def set_max_pixels(n: int | None) -> None:
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
         raise ComicsalError(f"--max-pixels must be a positive number of pixels (width × height), not {n!r}.")
     _max_pixels = None if n is None else int(n)
+
+@contextmanager
+def max_pixels_set(n: int | None):
+    "A block in which `set_max_pixels(n)` holds; the previous setting comes back after it (the command uses this)."
+    before = _max_pixels
+    set_max_pixels(n)
+    try: yield
+    finally: set_max_pixels(before)
 
 def max_pixels() -> int:
     "The largest page comicsal opens: `set_max_pixels`'s value, else $COMICSAL_MAX_PIXELS, else `MAX_PIXELS_DEFAULT`."

@@ -21,9 +21,9 @@ __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'TEXT_CORE_SHRINK',
            'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical',
            'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net',
            'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection', 'detect_balloons',
-           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'text_weights', 'load_text_net', 'detect_text',
-           'train_text_net', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels',
-           'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
+           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'train_text_net',
+           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
+           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/04b_structure.ipynb #7a0e0002
 def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
@@ -209,18 +209,23 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     pool = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4).mean((1, 3))
     return np.stack([pool(img.mean(-1)), pool(ink), pool(gut)]), s / 4
 
-_PANEL_NETS: dict = {}
+_NETS: dict = {}
+
+def _load_once(path, shipped: str, build, trainer: str):
+    "`build(weights)` for a weights file (default: the shipped `comicsal/weights/<shipped>`), read safely once and kept."
+    import comicsal
+    path = Path(path or Path(comicsal.__file__).parent / "weights" / shipped)
+    if path not in _NETS:
+        if not path.is_file(): raise ComicsalError(f"detector weights {path} are missing; reinstall comicsal or retrain them "
+                                                   f"with `{trainer}` (chapter 04b).")
+        _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
+    return _NETS[path]
 
 def load_panel_net(path: str | Path | None = None) -> PanelNet:
     "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
-    import comicsal
-    path = Path(path or Path(comicsal.__file__).parent / "weights" / "structure-panels.pt")
-    if path not in _PANEL_NETS:
-        if not path.is_file(): raise ComicsalError(f"panel detector weights {path} are missing; reinstall comicsal or retrain them "
-                                                   "with `train_panel_net` (chapter 04b).")
-        net = PanelNet(); net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        _PANEL_NETS[path] = net.eval()
-    return _PANEL_NETS[path]
+    def build(state):
+        net = PanelNet(); net.load_state_dict(state); return net.eval()
+    return _load_once(path, "structure-panels.pt", build, "train_panel_net")
 
 def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
     "(interior probability on the feature grid, page→grid scale) of a page."
@@ -432,23 +437,11 @@ def maps_to_boxes(p: np.ndarray, t_mask: float = 0.5, t_core: float = 0.5, min_c
         out.append(_snap_to_ink(g, b) if snap and g is not None else b)
     return out
 
-_TEXT_NETS: dict = {}
-
-def text_weights() -> Path:
-    "The shipped text detector's weights file."
-    import comicsal
-    return Path(comicsal.__file__).parent / "weights" / "structure-text.pt"
-
 def load_text_net(path: str | Path | None = None) -> tuple[TextNet, dict]:
     "(network, box-extraction settings) from a weights file written by `train_text_net` (default: the shipped one)."
-    path = Path(path or text_weights())
-    if path not in _TEXT_NETS:
-        if not path.is_file(): raise ComicsalError(f"text detector weights {path} are missing; reinstall comicsal or retrain them "
-                                                   "with `train_text_net` (chapter 04b).")
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-        net = TextNet(ck.get("width", 16)); net.load_state_dict(ck["state"])
-        _TEXT_NETS[path] = (net.eval(), dict(ck.get("params", {})))
-    return _TEXT_NETS[path]
+    def build(ck):
+        net = TextNet(ck.get("width", 16)); net.load_state_dict(ck["state"]); return net.eval(), dict(ck.get("params", {}))
+    return _load_once(path, "structure-text.pt", build, "train_text_net")
 
 def detect_text(img: np.ndarray, weights: str | Path | None = None) -> TextDetection:
     """Text-block boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) and a text map
