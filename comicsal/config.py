@@ -46,8 +46,8 @@ def results_dir() -> Path:
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")   # compared case-insensitively; scans come as TIFF too
 SPLITS = ("train", "val", "test")
 MAP_SPLITS = ("train", "val")              # the test split has no public ground truth
-STYLES = ("toon", "realistic", "unknown")
-SERIES = {"toon": "Placid et Muzo", "realistic": "Yves le Loup", "unknown": "unknown"}
+STYLES = ("toon", "realistic", "manga", "unknown")   # manga: real pages with simulated maps (chapter 02)
+SERIES = {"toon": "Placid et Muzo", "realistic": "Yves le Loup", "manga": "OpenMantra", "unknown": "unknown"}
 
 # %% ../nbs/00_config.ipynb #a2b4c287
 @dataclass(frozen=True)

@@ -858,6 +858,7 @@ class StructurePage:
     text: list = field(default_factory=list)
     faces: list = field(default_factory=list)
     characters: list = field(default_factory=list)
+    text_len: list = field(default_factory=list)   # characters of text in each text box, where the annotation has it
 
 def _xywh(b) -> list[float]:
     "An {x, y, w, h} dict or [x, y, w, h] list as [x0, y0, x1, y1]."
@@ -889,7 +890,8 @@ def load_openmantra(path: str | Path) -> list[StructurePage]:
             w, h = open_lazy(img).size
             out.append(StructurePage(_key(root, img), img, w, h, series=book.get("book_title", "unknown"), style="manga",
                                      direction="rtl", panels=[_xywh(b) for b in pg.get("frame", [])],
-                                     text=[_xywh(b) for b in pg.get("text", [])]))
+                                     text=[_xywh(b) for b in pg.get("text", [])],
+                                     text_len=[len(str(b.get("text_ja", "")).strip()) for b in pg.get("text", [])]))
     return out
 
 _COCO_KINDS = {"panels": re.compile(r"panel|frame", re.I), "text": re.compile(r"balloon|speech|bubble|text|caption|narrat|dialog", re.I),

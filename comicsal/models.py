@@ -18,14 +18,14 @@ from .config import ComicsalError, DEFAULTS
 from .data import grid_target
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'BASELINES', 'STRUCTURE_PRIORS', 'MODEL_NAMES',
-           'STRUCTURE_MODELS', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid', 'SaliencyModel',
-           'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel', 'gaussian_blur', 'Backbone',
-           'EfficientNetLite', 'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN',
-           'make_backbone', 'LayerNorm2d', 'fuse_features', 'SaliencyHead', 'ComicsalModel', 'DeepGazeIIEModel',
-           'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state', 'nonfinite_tensors',
-           'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name', 'StructurePriorModel',
-           'PanelPriorModel', 'TextPriorModel']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'BASELINES', 'STRUCTURE_PRIORS', 'SHIPPED',
+           'MODEL_NAMES', 'STRUCTURE_MODELS', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid',
+           'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel',
+           'gaussian_blur', 'Backbone', 'EfficientNetLite', 'torchvision_weights_file', 'load_torchvision_state',
+           'TorchvisionBackbone', 'TinyCNN', 'make_backbone', 'LayerNorm2d', 'fuse_features', 'SaliencyHead',
+           'ComicsalModel', 'DeepGazeIIEModel', 'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state',
+           'nonfinite_tensors', 'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name',
+           'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel']
 
 # %% ../nbs/04_models.ipynb #dcc91571
 def log_density(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -437,7 +437,9 @@ class DeepGazeIIEModel(SaliencyModel):
 BASELINES = {"uniform": UniformModel, "centre-bias": CentreBiasModel, "dataset-mean": DatasetMeanModel,
              "spectral-residual": SpectralResidualModel}
 STRUCTURE_PRIORS = ("panel-prior", "text-prior", "structure-prior")    # chapter 04b
-MODEL_NAMES = (*BASELINES, *STRUCTURE_PRIORS, "comicsal", "deepgaze2e")
+SHIPPED = {"comicsal": "comicsal-default.pt",          # the comics default (trained on comics + eye tracking)
+           "comicsal-photo": "comicsal-photo.pt"}      # the previous default: photos, webpages, designs only
+MODEL_NAMES = (*BASELINES, *STRUCTURE_PRIORS, *SHIPPED, "deepgaze2e")
 
 def fit_to_pages(model: SaliencyModel, pages) -> SaliencyModel:
     "Fit a model that learns from data on `pages` (structure priors take the pages, the others their maps)."
@@ -448,9 +450,8 @@ def fit_to_pages(model: SaliencyModel, pages) -> SaliencyModel:
 
 def shipped_checkpoint(name: str = "comicsal") -> Path:
     "The checkpoint file of a model shipped inside the package (see 'The shipped default' below)."
-    files = {"comicsal": "comicsal-default.pt"}
-    if name not in files: raise ComicsalError(f"no shipped model named {name!r}; shipped: {', '.join(files)}.")
-    path = Path(__file__).parent / "weights" / files[name]
+    if name not in SHIPPED: raise ComicsalError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED)}.")
+    path = Path(__file__).parent / "weights" / SHIPPED[name]
     if not path.is_file():
         raise ComicsalError(f"the shipped model file {path} is missing; regenerate it with "
                             "`comicsal run default_model -p install true` (needs the eye-tracking data).")
@@ -522,8 +523,8 @@ def load_model(path: str | Path, pretrained: bool = True) -> SaliencyModel:
     return model.eval()
 
 def model_by_name(name: str) -> SaliencyModel:
-    "A ready model by name: `comicsal` (the shipped default), a baseline or structure prior (unfitted defaults), `deepgaze2e`."
-    if name == "comicsal": return load_model(shipped_checkpoint("comicsal"))
+    "A ready model by name: `comicsal` (the shipped default), `comicsal-photo`, a baseline or structure prior (unfitted defaults), `deepgaze2e`."
+    if name in SHIPPED: return load_model(shipped_checkpoint(name))
     return build_model({"kind": name})
 
 # %% ../nbs/04_models.ipynb #246724b5

@@ -171,10 +171,10 @@ def run_pipeline(name: str, params: dict | None = None, root: str | Path | None 
 # %% ../nbs/08_runs.ipynb #4467496b
 def model_from_spec(spec: str, data: str | Path | None = None):
     "(name, model) from a checkpoint path or a model name; baselines with `fit` are fitted on `data`'s train maps."
-    from comicsal.models import MODEL_NAMES, build_model, fit_to_pages, load_model, shipped_checkpoint
+    from comicsal.models import MODEL_NAMES, SHIPPED, build_model, fit_to_pages, load_model, shipped_checkpoint
     from comicsal.data import discover
     spec = str(resolve(spec))
-    if spec == "comicsal": return "comicsal (shipped)", load_model(shipped_checkpoint())
+    if spec in SHIPPED: return f"{spec} (shipped)", load_model(shipped_checkpoint(spec))
     if Path(spec).is_file():
         m = load_model(spec)
         folder = Path(spec).parent

@@ -5,6 +5,7 @@
 # %% ../nbs/04b_structure.ipynb #d9b08e4b
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -541,10 +542,17 @@ class PageStructure:
     text_map: np.ndarray
     hw: tuple[int, int]
 
+_ANALYSED: dict = {}      # page digest → PageStructure: comparing the three priors on a page detects once
+
 def analyse_page(img: np.ndarray) -> PageStructure:
-    "Detect panels and text on a page (H, W, 3 floats in [0, 1]) at the working size."
-    work = _to_work(img)
-    return PageStructure(detect_panels(work), detect_text(work).text_map, work.shape[:2])
+    "Detect panels and text on a page (H, W, 3 floats in [0, 1]) at the working size (the last 256 pages are remembered)."
+    a = np.ascontiguousarray(img)
+    key = (a.shape, str(a.dtype), hashlib.blake2b(a.data, digest_size=16).hexdigest())
+    if key not in _ANALYSED:
+        work = _to_work(img)
+        if len(_ANALYSED) >= 256: _ANALYSED.pop(next(iter(_ANALYSED)))
+        _ANALYSED[key] = PageStructure(detect_panels(work), detect_text(work).text_map, work.shape[:2])
+    return _ANALYSED[key]
 
 def structure_maps(page: np.ndarray | PageStructure, hw: tuple[int, int], sigma: float = 0.3, alpha: float = 0.5,
                    text_blur: float = 0.012) -> dict[str, np.ndarray]:

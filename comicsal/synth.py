@@ -5,7 +5,7 @@
 # %% ../nbs/02_synth.ipynb #3cc39215
 from __future__ import annotations
 
-import json
+import json, re, shutil, zlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 
 import comicsal
 from .config import ComicsalError, SPLITS, MAP_SPLITS, DEFAULTS, ensure_writable
-from .data import fixation_density
+from .data import fixation_density, StructurePage
 
 # %% auto #0
-__all__ = ['INK', 'SLUGS', 'SYNTH_REVISION', 'SynthParams', 'simulate_observers', 'SynthPage', 'synth_page', 'side_by_side',
-           'synth_dataset', 'load_layout']
+__all__ = ['INK', 'SLUGS', 'SYNTH_REVISION', 'SynthParams', 'simulate_observers', 'structure_layout', 'simulate_structure_map',
+           'SynthPage', 'synth_page', 'side_by_side', 'synth_dataset', 'load_layout', 'simulated_dataset']
 
 # %% ../nbs/02_synth.ipynb #88f81a59
 @dataclass(frozen=True)
@@ -34,8 +34,31 @@ class SynthParams:
     p_title: float = 0.3                     # chance of a title banner (masthead) on a page
     p_borderless: float = 0.08               # chance that a panel has no frame
     p_caption: float = 0.3
+    # revision 3: the variety of printed weeklies and albums
+    n_panels: tuple[int, int] = (6, 14)       # panels per page (3–5 tiers of 1–4)
+    p_inset: float = 0.15                    # chance of an inset panel over a large one
+    p_cross: float = 0.25                    # chance that a balloon crosses its panel's top border
+    p_sfx: float = 0.15                      # chance of a sound effect in a panel
+    p_halftone: float = 0.5                  # toon pages printed with ben-day dots
+    misregistration: int = 2                 # colour planes shifted by up to this many px (0: off)
+    p_bleed: float = 0.3                     # chance of the reverse page showing through
+    yellowing: tuple[float, float] = (0.0, 1.0)   # paper ageing, 0 (fresh) to 1 (old newsprint)
+    skew: float = 1.0                        # scan rotation up to this many degrees (half the pages)
+    p_jpeg: float = 0.3                      # chance of JPEG artefacts (quality 35–85)
+    long_side: tuple[int, int] | None = None  # final page long side in px (log-uniform); None: as drawn (~1000)
 
     def asdict(self) -> dict: return asdict(self)
+
+    @classmethod
+    def preset(cls, name: str) -> "SynthParams":
+        """`sample`: the small, fast pages `make demo` and the tests use. `corpus`: the training corpus of the
+        default model — the same drawing at scan sizes from 200 to 3000 px. `heldout`: another layout
+        configuration for validation (more tiers, insets and crossing balloons, fewer captions, always skewed)."""
+        if name == "sample": return cls()
+        if name == "corpus": return cls(long_side=(200, 3000))
+        if name == "heldout": return cls(long_side=(300, 2000), n_panels=(8, 14), p_inset=0.4, p_cross=0.5,
+                                         p_caption=0.15, p_title=0.6, p_borderless=0.2, skew=1.5, p_jpeg=0.6)
+        raise ComicsalError(f"unknown synth preset {name!r}; use sample, corpus or heldout.")
 
 # %% ../nbs/02_synth.ipynb #3729de5d
 INK = (25, 22, 20)
@@ -71,6 +94,20 @@ def _hatch(arr: np.ndarray, box, rng, period=None, angle=None, strength=0.55):
     lines = (phase % period) < 1.2
     arr[y0:y1, x0:x1][lines] *= (1 - strength)
 
+def _halftone(arr: np.ndarray, rng) -> np.ndarray:
+    "Flat colours printed as ben-day dots: one dot screen per colour plate (rotated), ink lines and paper kept."
+    H, W = arr.shape[:2]; P = rng.uniform(3.5, 6.0)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    lum = arr.mean(-1); flat = (lum > 0.3) & (arr.min(-1) < 0.96)
+    out = arr.copy()
+    for c in range(3):
+        a = np.deg2rad(15 + 30 * c + rng.uniform(0, 10))
+        u, v = xx * np.cos(a) + yy * np.sin(a), -xx * np.sin(a) + yy * np.cos(a)
+        screen = (np.cos(2 * np.pi * u / P) * np.cos(2 * np.pi * v / P) + 1) / 2
+        dot = (1 - arr[..., c]) > screen
+        out[..., c] = np.where(flat, np.where(dot, 0.1, 1.0), arr[..., c])
+    return out
+
 def _boxes_overlap(a, b, pad=0.0) -> bool:
     return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
 
@@ -92,7 +129,7 @@ class _PageDrawer:
         self.th = self.W * rng.uniform(0.0105, 0.013)      # text height
         self.hatches = []                                  # boxes to hatch after drawing (realistic)
         self.layout = dict(width=self.W, height=self.H, style=style, title=None, panels=[], balloons=[],
-                           captions=[], faces=[], objects=[])
+                           captions=[], faces=[], objects=[], sfx=[])
 
     def color(self, palette):
         c = palette[int(self.rng.integers(len(palette)))]
@@ -109,13 +146,17 @@ class _PageDrawer:
         if rng.random() < self.p.p_title:
             tb = [m, m, W - m, m + int(0.09 * H)]
             self.title(tb); top = tb[3] + g
-        n_rows = int(rng.choice([3, 4, 4, 5]))
+        lo, hi = self.p.n_panels
+        for _ in range(50):     # tiers of 1–4 panels until the page holds n_panels[0]..n_panels[1] of them
+            n_rows = int(rng.choice([3, 4, 4, 5]))
+            per_row = [int(rng.choice([1, 2, 2, 3, 3, 4])) for _ in range(n_rows)]
+            if lo <= sum(per_row) <= hi: break
         avail = H - m - top - g * (n_rows - 1)
         heights = rng.dirichlet([6] * n_rows) * avail
         heights = np.maximum(heights, 0.6 * avail / n_rows); heights *= avail / heights.sum()
         y, out = float(top), []
         for r, h in enumerate(heights):
-            n = int(rng.choice([1, 2, 2, 3, 3]))
+            n = per_row[r]
             widths = rng.dirichlet([4] * n) * (W - 2 * m - g * (n - 1))
             widths = np.maximum(widths, 0.55 * (W - 2 * m) / n); widths *= (W - 2 * m - g * (n - 1)) / widths.sum()
             x = float(m)
@@ -124,6 +165,13 @@ class _PageDrawer:
                                 border=bool(rng.random() > self.p.p_borderless)))
                 x += w + g
             y += h + g
+        if out and rng.random() < self.p.p_inset:     # an inset panel over a corner of the largest panel
+            i = int(np.argmax([(p["box"][2] - p["box"][0]) * (p["box"][3] - p["box"][1]) for p in out]))
+            x0, y0, x1, y1 = out[i]["box"]; w, h = (x1 - x0) * rng.uniform(0.3, 0.42), (y1 - y0) * rng.uniform(0.3, 0.45)
+            ix = x1 - w - g if rng.random() < 0.5 else x0 + g
+            iy = y1 - h - g if rng.random() < 0.6 else y0 + g
+            out.insert(i + 1, dict(box=[round(ix), round(iy), round(ix + w), round(iy + h)], row=out[i]["row"],
+                                   border=True, inset=True))
         return out
 
     def title(self, box):
@@ -138,6 +186,12 @@ class _PageDrawer:
     def panel(self, k, pan):
         rng, d = self.rng, self.draw
         x0, y0, x1, y1 = pan["box"]; ph = y1 - y0
+        if pan.get("inset"):       # paper round the inset; what it covers of the panel below is no longer seen
+            gap = self.lw + 3
+            d.rectangle([x0 - gap, y0 - gap, x1 + gap, y1 + gap], fill=(255, 255, 255))
+            cover = [x0 - gap, y0 - gap, x1 + gap, y1 + gap]
+            for key in ("balloons", "captions", "faces", "objects", "sfx"):
+                self.layout[key] = [it for it in self.layout[key] if not _boxes_overlap(it["box"], cover)]
         ground = y0 + ph * rng.uniform(0.6, 0.78)
         if self.style == "toon":
             d.rectangle([x0, y0, x1, ground], fill=self.color(_TOON_SKY))
@@ -150,7 +204,11 @@ class _PageDrawer:
         for _ in range(int(rng.integers(0, 3))): self.scenery(k, pan["box"], ground)
         n_chars = int(rng.choice([0, 1, 1, 2, 2, 3], p=[0.12, 0.22, 0.22, 0.2, 0.14, 0.1]))
         heads = [self.character(k, pan["box"], ground, i, n_chars) for i in range(n_chars)]
+        if pan["border"]: d.rectangle(pan["box"], outline=INK, width=self.lw)
+        elif self.style == "toon":   # borderless: the scene fades into paper at the edges
+            d.rectangle(pan["box"], outline=(255, 255, 255), width=self.lw)
         taken = []
+        if rng.random() < self.p.p_sfx: self.sfx(k, pan["box"], heads)
         if rng.random() < self.p.p_caption:
             taken.append(self.caption(k, pan["box"]))
         speakers = [h for h in heads if rng.random() < 0.75][:2]
@@ -158,10 +216,16 @@ class _PageDrawer:
         for h in speakers:
             b = self.balloon(k, pan["box"], h, taken)
             if b is not None: taken.append(b)
-        if pan["border"]: d.rectangle(pan["box"], outline=INK, width=self.lw)
-        elif self.style == "toon":   # borderless: the scene fades into paper at the edges
-            d.rectangle(pan["box"], outline=(255, 255, 255), width=self.lw)
 
+    def sfx(self, k, box, heads):
+        "A sound effect: a few big, bold, coloured letters across the scene."
+        rng = self.rng
+        x0, y0, x1, y1 = box; th = min(self.th * rng.uniform(2.2, 3.5), (y1 - y0) * 0.3)
+        w = min((x1 - x0) * rng.uniform(0.3, 0.55), 6 * th)
+        sx = rng.uniform(x0 + 4, max(x0 + 5, x1 - w - 4)); sy = rng.uniform(y0 + (y1 - y0) * 0.3, max(y0 + (y1 - y0) * 0.3 + 1, y1 - th - 6))
+        col = self.color([(230, 40, 30), (250, 150, 20), (245, 220, 40), (40, 60, 200)])
+        row = _text_row(self.draw, rng, sx, sy, sx + w, th, width=max(3, int(th / 5)), color=col)
+        self.layout["sfx"].append(dict(box=row, panel=k))
     def scenery(self, k, box, ground):
         rng, d = self.rng, self.draw
         x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
@@ -241,6 +305,8 @@ class _PageDrawer:
     def balloon(self, k, box, head, taken):
         rng, d = self.rng, self.draw
         x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
+        cross = head is not None and y0 > self.th * 8 and rng.random() < self.p.p_cross   # over the top border
+        others = [b["box"] for b in self.layout["balloons"] + self.layout["captions"]]
         for _ in range(25):
             n_rows = int(rng.integers(1, 5))
             tw = min(pw * rng.uniform(0.3, 0.7), self.W * 0.32)
@@ -249,11 +315,13 @@ class _PageDrawer:
             cx = (head[0] + rng.uniform(-0.3, 0.3) * pw) if head else rng.uniform(x0 + bw / 2, x1 - bw / 2)
             cx = float(np.clip(cx, x0 + bw / 2 + 4, x1 - bw / 2 - 4))
             lo = y0 + 6 + bh / 2      # above the speaker's face, which stays visible
+            if cross: lo = max(y0 - bh * 0.15, bh / 2 + 4)
             hi = (head[1] - head[2] * 1.1 - bh / 2) if head else y0 + ph * 0.45
+            if cross: hi = min(hi, y0 + bh * 0.25)
             if hi < lo: continue
             cy = rng.uniform(lo, hi)
             b = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]
-            if any(_boxes_overlap(b, t, pad=4) for t in taken): continue
+            if any(_boxes_overlap(b, t, pad=4) for t in taken + others): continue
             if head:
                 tx = np.clip(head[0], b[0] + bw * 0.2, b[2] - bw * 0.2)
                 d.polygon([(tx - bw * 0.07, cy), (tx + bw * 0.07, cy), (head[0] + (cx - head[0]) * 0.1, head[1] - head[2] * 1.15)],
@@ -283,16 +351,29 @@ class _PageDrawer:
         if self.style == "realistic":
             g = arr.mean(-1, keepdims=True); arr = 0.55 * arr + 0.45 * g
         H, W = arr.shape[:2]
-        paper = np.array([rng.uniform(0.93, 0.98), rng.uniform(0.88, 0.93), rng.uniform(0.74, 0.82)], np.float32)
+        if self.style == "toon" and rng.random() < self.p.p_halftone: arr = _halftone(arr, rng)
+        m = self.p.misregistration
+        if m:                     # the colour plates do not quite line up; the black plate stays put
+            ink = arr.max(-1) < 0.3
+            for c in range(3): arr[..., c] = np.roll(arr[..., c], tuple(int(v) for v in rng.integers(-m, m + 1, 2)), (0, 1))
+            arr[ink] = arr[ink].min(-1, keepdims=True)
+        if rng.random() < self.p.p_bleed:      # the reverse page shows through, mirrored and soft
+            ghost = gaussian_filter(np.asarray(self.img.convert("L"), np.float32)[:, ::-1] / 255, 2.0)
+            arr *= 1 - rng.uniform(0.04, 0.1) * (1 - ghost[..., None])
+        age = rng.uniform(*self.p.yellowing)
+        paper = (1 - age) * np.array([0.975, 0.965, 0.93]) + age * np.array([0.92, 0.85, 0.68])
+        paper = (paper + rng.uniform(-0.015, 0.015, 3)).astype(np.float32)
         blotch = zoom(rng.normal(0, 1, (8, 6)), (H / 8, W / 6), order=1)[:H, :W]
-        arr *= paper * (1 + 0.025 * blotch[..., None])
+        yy, xx = np.mgrid[0:H, 0:W]
+        edge = np.clip(1 - np.minimum(np.minimum(xx, W - 1 - xx) / W, np.minimum(yy, H - 1 - yy) / H) / 0.06, 0, 1)
+        arr *= paper * (1 + 0.025 * blotch[..., None]) * (1 - 0.08 * age * edge[..., None]).astype(np.float32)
         arr = gaussian_filter(arr, sigma=(0.6, 0.6, 0))
         arr += rng.normal(0, 0.02 if self.style == "toon" else 0.035, arr.shape).astype(np.float32)
         return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 # %% ../nbs/02_synth.ipynb #75c79d76
-def _reading_order(boxes: list[list[float]]) -> list[int]:
-    "Indices of boxes in reading order: rows top→bottom (boxes overlapping vertically share a row), then left→right."
+def _reading_order(boxes: list[list[float]], direction: str = "ltr") -> list[int]:
+    "Indices of boxes in reading order: rows top→bottom (boxes overlapping vertically share a row), then left→right (`rtl`: right→left)."
     order = sorted(range(len(boxes)), key=lambda i: (boxes[i][1], boxes[i][0]))
     rows, cur = [], []
     for i in order:
@@ -300,12 +381,16 @@ def _reading_order(boxes: list[list[float]]) -> list[int]:
             rows.append(cur); cur = []
         cur.append(i)
     if cur: rows.append(cur)
-    return [i for r in rows for i in sorted(r, key=lambda i: boxes[i][0])]
+    sign = -1 if direction == "rtl" else 1
+    return [i for r in rows for i in sorted(r, key=lambda i: sign * boxes[i][0])]
 
 def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0) -> list[list[list[float]]]:
-    "Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout`."
+    """Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout`.
+    Lines taller than wide are read top→bottom (vertical manga text); `layout["direction"] == "rtl"` orders a panel's
+    balloons right→left. Panels are visited in list order (the layout's reading order)."""
     err = 0.3 * px_per_degree
     W, H = layout["width"], layout["height"]
+    direction = layout.get("direction", "ltr")
     paths = []
     for _ in range(n_observers):
         diligence, fx = rng.uniform(0.5, 1.0), []
@@ -314,17 +399,25 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
         def read(rows):
             for r in rows:
                 if rng.random() > diligence: continue
-                x0, y0, x1, y1 = r; step = max(4 * (y1 - y0), 1.0)
-                for x in np.arange(x0 + step * rng.uniform(0.2, 0.6), x1, step): look(x, (y0 + y1) / 2)
+                x0, y0, x1, y1 = r
+                if y1 - y0 > x1 - x0:     # a vertical line: along y
+                    step = max(4 * (x1 - x0), 1.0)
+                    for y in np.arange(y0 + step * rng.uniform(0.2, 0.6), y1, step): look((x0 + x1) / 2, y)
+                else:
+                    step = max(4 * (y1 - y0), 1.0)
+                    for x in np.arange(x0 + step * rng.uniform(0.2, 0.6), x1, step): look(x, (y0 + y1) / 2)
         if layout["title"] and rng.random() < 0.7:
             t = layout["title"]["text"]; look(rng.uniform(t[0], t[2]), (t[1] + t[3]) / 2)
         for k, pan in enumerate(layout["panels"]):
-            if rng.random() < 0.08: continue
+            if rng.random() < 0.04: continue      # a skipped panel (rare: readers visit nearly every panel)
             caps = [c for c in layout["captions"] if c["panel"] == k]
             balls = [b for b in layout["balloons"] if b["panel"] == k]
             faces = [f for f in layout["faces"] if f["panel"] == k]
             for c in caps: read(c["lines"])
-            for j in _reading_order([b["box"] for b in balls]): read(balls[j]["lines"])
+            for j in _reading_order([b["box"] for b in balls], direction): read(balls[j]["lines"])
+            for s in layout.get("sfx", []):
+                if s["panel"] == k and rng.random() < 0.35:
+                    b = s["box"]; look(rng.uniform(b[0], b[2]), (b[1] + b[3]) / 2)
             p_face = 0.55 if (caps or balls) else 0.95
             for f in faces:
                 if rng.random() < p_face:
@@ -338,7 +431,87 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
         paths.append(fx)
     return paths
 
+# %% ../nbs/02_synth.ipynb #31d5e86c
+def _text_lines(box, n_chars: int, page_h: float, vertical: bool) -> list[list[float]]:
+    "Lines of a text box: columns right→left (vertical) or rows top→bottom, sized by its character count."
+    x0, y0, x1, y1 = box; w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    s = float(np.clip(np.sqrt(0.5 * w * h / n_chars) if n_chars > 0 else 0.025 * page_h, 0.006 * page_h, 0.06 * page_h))
+    across, along = (w, h) if vertical else (h, w)
+    n = int(np.clip(round(across / (1.4 * s)), 1, 40))
+    per = n_chars / n if n_chars > 0 else along / s
+    out = []
+    for i in range(n):
+        c = (i + 0.5) * across / n; length = min(along, max(per, 1.0) * s * 1.1)
+        out.append([x1 - c - s / 2, y0, x1 - c + s / 2, y0 + length] if vertical else [x0, y0 + c - s / 2, x0 + length, y0 + c + s / 2])
+    return out
+
+def _owner(box, panels) -> int:
+    "The panel a box belongs to: most overlap, else the nearest centre (-1 without panels)."
+    if not panels: return -1
+    inter = [max(0, min(box[2], p[2]) - max(box[0], p[0])) * max(0, min(box[3], p[3]) - max(box[1], p[1])) for p in panels]
+    if max(inter) > 0: return int(np.argmax(inter))
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return int(np.argmin([((p[0] + p[2]) / 2 - cx) ** 2 + ((p[1] + p[3]) / 2 - cy) ** 2 for p in panels]))
+
+def structure_layout(sp: StructurePage) -> dict:
+    "An annotated real page (`StructurePage`) as the observer model's layout (panels in its reading order)."
+    panels = [list(map(float, b)) for b in sp.panels] or [[0.0, 0.0, float(sp.width), float(sp.height)]]
+    lens = list(sp.text_len) + [0] * (len(sp.text) - len(sp.text_len))
+    balloons = []
+    for b, n in zip(sp.text, lens):
+        vertical = sp.direction == "rtl" and (b[3] - b[1]) > (b[2] - b[0])
+        balloons.append(dict(box=list(map(float, b)), panel=_owner(b, panels), lines=_text_lines(b, n, sp.height, vertical)))
+    return dict(width=int(sp.width), height=int(sp.height), style=sp.style, direction=sp.direction, title=None,
+                panels=[dict(box=p) for p in panels], balloons=balloons, captions=[], sfx=[],
+                faces=[dict(box=list(map(float, f)), panel=_owner(f, panels)) for f in sp.faces],
+                objects=[dict(box=list(map(float, c)), panel=_owner(c, panels)) for c in sp.characters])
+
+def simulate_structure_map(sp: StructurePage, seed: int = DEFAULTS.seed, params: SynthParams = SynthParams()) -> tuple[np.ndarray, dict]:
+    "(8-bit square map, layout with fixations) of simulated observers reading an annotated real page."
+    lay = structure_layout(sp)
+    rng = np.random.default_rng([int(seed), zlib.crc32(sp.key.encode())])
+    ppd = sp.height / params.degrees_per_page_height
+    paths = simulate_observers(lay, rng, params.n_observers, ppd)
+    dens = fixation_density([p for path in paths for p in path], (sp.height, sp.width), ppd, (params.map_size, params.map_size))
+    lay.update(fixations=paths, px_per_degree=ppd, seed=int(seed), simulated=True)
+    return (dens * 255 + 0.5).astype(np.uint8), lay
+
 # %% ../nbs/02_synth.ipynb #1437f7e1
+def _map_layout(lay: dict, f, width: int, height: int) -> dict:
+    "The layout with every box mapped through the point map `f` (boxes: bounding boxes of their mapped corners)."
+    def box(b):
+        pts = [f(x, y) for x in (b[0], b[2]) for y in (b[1], b[3])]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        return [float(np.clip(min(xs), 0, width)), float(np.clip(min(ys), 0, height)),
+                float(np.clip(max(xs), 0, width)), float(np.clip(max(ys), 0, height))]
+    out = dict(lay, width=int(width), height=int(height))
+    for key in ("panels", "balloons", "captions", "faces", "objects", "sfx"):
+        out[key] = [dict(it, box=box(it["box"]), **({"lines": [box(l) for l in it["lines"]]} if "lines" in it else {}))
+                    for it in lay.get(key, [])]
+    if lay.get("title"): out["title"] = dict(box=box(lay["title"]["box"]), text=box(lay["title"]["text"]))
+    return out
+
+def _scan(image: np.ndarray, lay: dict, rng, params: SynthParams) -> tuple[np.ndarray, dict]:
+    "What scanning does to a printed page: a slight rotation, a resolution, JPEG artefacts; the layout follows."
+    im = Image.fromarray(image); H, W = image.shape[:2]
+    if params.skew and rng.random() < 0.5:
+        deg = rng.uniform(-params.skew, params.skew); t = np.deg2rad(deg); cx, cy = W / 2, H / 2
+        paper = tuple(int(v) for v in np.median(image[:4].reshape(-1, 3), 0))
+        im = im.rotate(deg, resample=Image.BICUBIC, fillcolor=paper)     # counter-clockwise on screen
+        rot = lambda x, y: (cx + (x - cx) * np.cos(t) + (y - cy) * np.sin(t), cy - (x - cx) * np.sin(t) + (y - cy) * np.cos(t))
+        lay = _map_layout(lay, rot, W, H)
+    if params.long_side:
+        lo, hi = params.long_side
+        L = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi))))); s = L / max(H, W)
+        W2, H2 = max(1, round(W * s)), max(1, round(H * s))
+        im = im.resize((W2, H2), Image.LANCZOS)
+        lay = _map_layout(lay, lambda x, y: (x * W2 / W, y * H2 / H), W2, H2)
+    if rng.random() < params.p_jpeg:
+        import io
+        buf = io.BytesIO(); im.save(buf, "JPEG", quality=int(rng.integers(35, 86))); buf.seek(0)
+        im = Image.open(buf).convert("RGB")
+    return np.asarray(im), lay
+
 @dataclass
 class SynthPage:
     stem: str
@@ -356,7 +529,7 @@ def synth_page(seed: int, split: str, index: int, params: SynthParams = SynthPar
     pd_ = _PageDrawer(rng, style, params)
     for k, pan in enumerate(pd_.panels()): pd_.panel(k, pan); pd_.layout["panels"].append(pan)
     image = pd_.finish()
-    lay = pd_.layout
+    image, lay = _scan(image, pd_.layout, rng, params)
     ppd = lay["height"] / params.degrees_per_page_height
     paths = simulate_observers(lay, rng, params.n_observers, ppd)
     pts = [p for path in paths for p in path]
@@ -378,7 +551,7 @@ def side_by_side(page: np.ndarray, amap: np.ndarray, height: int = 420) -> Image
     return out
 
 # %% ../nbs/02_synth.ipynb #55c60542
-SYNTH_REVISION = 2   # bump whenever the drawing or the observers change, so old samples are not taken as current
+SYNTH_REVISION = 3   # bump whenever the drawing or the observers change, so old samples are not taken as current
 
 def _manifest(n_train, n_val, n_test, seed, params) -> dict:
     man = dict(generator="comicsal.synth", revision=SYNTH_REVISION, version=comicsal.__version__, seed=int(seed),
@@ -420,8 +593,8 @@ def _others_styles(path: Path, ours: set[str]) -> list[str]:
     return [l for l in lines if l.strip() and l.split(",", 1)[0].strip() not in ours | {"stem"}]
 
 def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = DEFAULTS.seed,
-                  force: bool = False, progress: bool = True, params: SynthParams = SynthParams()) -> Path:
-    "Write a synthetic AI4VA-layout dataset to `out` (see above); return `out`."
+                  force: bool = False, progress: bool = True, params: SynthParams = SynthParams(), workers: int = 1) -> Path:
+    "Write a synthetic AI4VA-layout dataset to `out` (see above); return `out`. `workers` > 1 draws pages in parallel (same pages)."
     out = Path(out)
     if min(n_train, n_val, n_test) < 0: raise ComicsalError("page counts must be ≥ 0.")
     man = _manifest(n_train, n_val, n_test, seed, params)
@@ -443,8 +616,13 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
     kept = _others_styles(out / "styles.csv", stems)
     rows = ["stem,style"]
     jobs = [(s, i) for s in SPLITS for i in range(man["n"][s])]
-    for split, i in tqdm(jobs, desc=f"synth → {out}", unit="page", disable=not progress):
-        pg = synth_page(seed, split, i, params)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(workers)
+        made = pool.map(synth_page, *zip(*[(seed, s, i, params) for s, i in jobs]), chunksize=4) if jobs else []
+    else:
+        pool, made = None, (synth_page(seed, s, i, params) for s, i in jobs)
+    for (split, i), pg in tqdm(zip(jobs, made), total=len(jobs), desc=f"synth → {out}", unit="page", disable=not progress):
         for sub in ["images", "layout"] + (["maps"] if split in MAP_SPLITS else []):
             (out / sub / split).mkdir(parents=True, exist_ok=True)
         if pg.style == "toon": Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.png")
@@ -452,6 +630,7 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
         if split in MAP_SPLITS: Image.fromarray(pg.map, mode="L").save(out / "maps" / split / f"{pg.stem}.png")
         (out / "layout" / split / f"{pg.stem}.json").write_text(json.dumps(_round(pg.layout)))
         rows.append(f"{pg.stem},{pg.style}")
+    if pool is not None: pool.shutdown()
     (out / "styles.csv").write_text("\n".join(rows + kept) + "\n")
     mf.write_text(json.dumps(man, indent=1) + "\n")
     return out
@@ -468,3 +647,53 @@ def load_layout(root: str | Path, split: str, stem: str) -> dict:
     p = Path(root) / "layout" / split / f"{stem}.json"
     if not p.is_file(): raise ComicsalError(f"{p}: no layout file; layouts exist only for `comicsal data synth` datasets.")
     return json.loads(p.read_text())
+
+# %% ../nbs/02_synth.ipynb #0146f210
+def _link(src: Path, dest: Path):
+    "A symbolic link `dest` → `src` (absolute); a copy where the file system has no links."
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try: dest.symlink_to(Path(src).resolve())
+    except OSError: shutil.copyfile(src, dest)
+
+def simulated_dataset(pages: list[StructurePage] | str | Path, out: str | Path, val_series=(), test_series=(),
+                      seed: int = DEFAULTS.seed, force: bool = False, progress: bool = True,
+                      params: SynthParams = SynthParams()) -> Path:
+    "Write annotated real pages (or the annotations at a path) with simulated-observer maps as a dataset in `out`."
+    from comicsal.data import load_structure
+    if isinstance(pages, (str, Path)): pages = load_structure(pages)
+    pages, out = list(pages), Path(out)
+    if not pages: raise ComicsalError("no annotated pages to simulate observers on.")
+    series = sorted({p.series for p in pages})
+    unknown = sorted((set(val_series) | set(test_series)) - set(series))
+    if unknown: raise ComicsalError(f"series {', '.join(unknown)} not in the annotations; they hold {', '.join(series)}.")
+    man = dict(generator="comicsal.synth.simulated_dataset", revision=SYNTH_REVISION, seed=int(seed),
+               val_series=sorted(val_series), test_series=sorted(test_series), n_pages=len(pages),
+               pages=sorted(str(p.image) for p in pages), params=json.loads(json.dumps(params.asdict())),
+               note="maps are simulated observers on annotated pages, not recorded eye tracking")
+    mf = out / "simulated.json"
+    if not force and mf.is_file():
+        try: same = json.loads(mf.read_text()) == man
+        except (OSError, ValueError): same = False
+        if same:
+            print(f"{out}: already holds these pages (same parameters); nothing to do.")
+            return out
+    ensure_writable(out, force=force, what="simulated dataset folder")
+    for sub in ("images", "maps", "layout"):
+        if (out / sub).is_dir(): shutil.rmtree(out / sub)
+    rows, seen = ["stem,style"], set()
+    for sp in tqdm(pages, desc=f"simulate → {out}", unit="page", disable=not progress):
+        split = "val" if sp.series in val_series else "test" if sp.series in test_series else "train"
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{Path(sp.key).name}")
+        if stem in seen: stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{sp.key}")
+        seen.add(stem)
+        amap, lay = simulate_structure_map(sp, seed, params)
+        _link(sp.image, out / "images" / split / f"{stem}{sp.image.suffix.lower()}")
+        if split in MAP_SPLITS:
+            (out / "maps" / split).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(amap, mode="L").save(out / "maps" / split / f"{stem}.png")
+        (out / "layout" / split).mkdir(parents=True, exist_ok=True)
+        (out / "layout" / split / f"{stem}.json").write_text(json.dumps(_round(dict(lay, source=str(sp.image), series=sp.series))))
+        rows.append(f"{stem},{sp.style}")
+    (out / "styles.csv").write_text("\n".join(rows) + "\n")
+    mf.write_text(json.dumps(man, indent=1) + "\n")
+    return out

@@ -25,10 +25,26 @@ def test_shipped_model_loads_and_predicts():
     assert ck["config"]["kind"] == "comicsal" and ck["config"]["backbone"] == "efficientnet-lite0"
     assert shipped_checkpoint().stat().st_size < 2_000_000                 # a small file: the readout only
     card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
-    assert card["held_out_mit1003"]["comicsal default"]["CC"] >= 0.65
-    m = model_by_name("comicsal")
-    lp = m(torch.rand(1, 3, 200, 150))
-    assert lp.shape == (1, 200, 150) and abs(torch.logsumexp(lp.reshape(-1), 0).item()) < 1e-4
+    assert card["held_out_mit1003"]["comicsal (new default)"]["CC"] >= 0.70
+    photo = json.loads((shipped_checkpoint("comicsal-photo").parent / "comicsal-photo.json").read_text())
+    assert photo["held_out_mit1003"]["comicsal default"]["CC"] >= 0.70
+    for name in ("comicsal", "comicsal-photo"):
+        m = model_by_name(name)
+        lp = m(torch.rand(1, 3, 200, 150))
+        assert lp.shape == (1, 200, 150) and abs(torch.logsumexp(lp.reshape(-1), 0).item()) < 1e-4
+    a, b = (read_checkpoint(shipped_checkpoint(n))["state"] for n in ("comicsal", "comicsal-photo"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)                     # two different models
+
+
+def test_model_card_covers_every_domain_and_model():
+    "The card reports every held-out domain for the default, the photo model, the centre bias and the priors."
+    card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
+    assert len(card["held_out"]) == 3
+    for domain, scores in card["held_out"].items():
+        assert {"comicsal (new default)", "comicsal-photo", "centre bias (fitted)", "panel-prior", "text-prior",
+                "structure-prior"} <= set(scores), domain
+    assert "simulated" in card["training"]["openmantra"]["maps"]
+    assert card["training"]["openmantra"]["held_out"] not in card["training"]["openmantra"]["train"]
 
 
 def test_predict_and_init_with_the_shipped_model(sample, tmp_path):
@@ -69,9 +85,11 @@ def test_shipped_model_on_held_out_mit1003():
     "The model card's claim: held-out MIT1003 fold, mit protocol, recorded fixations, IG vs a fitted centre bias."
     from comicsal.train import TrainingSets, predictor
     card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
-    sets = TrainingSets.load([s.replace("../shared", str(SHARED)) for s in card["training"]["sets"]])
+    # the centre bias of the eye-tracking sets the default was trained on (the comic sets are made by the pipeline)
+    sets = TrainingSets.load([s.replace("../shared", str(SHARED)) for s in card["training"]["sets"] if s.startswith("../shared")])
     cb = CentreBiasModel().fit(__import__("comicsal.data", fromlist=["x"]).load_map(p.map) for p in sets.pages("train")[0])
     val = discover(ATT / "mit1003").split("val")
     cb_fn, fn = predictor(cb, val), predictor(model_by_name("comicsal"), val)
     m = evaluate(fn, ATT / "mit1003", "mit", progress=False, ig_baseline=cb_fn).summary()["means"]
-    assert m["AUC-Judd"] >= 0.88 and m["CC"] >= 0.65 and m["NSS"] >= 2.2 and m["IG"] > 0, m
+    assert m["AUC-Judd"] >= 0.88 and m["CC"] >= 0.70 and m["NSS"] >= 2.2 and m["IG"] > 0, m
+    assert abs(m["CC"] - card["held_out_mit1003"]["comicsal (new default)"]["CC"]) < 0.01     # the card's number
