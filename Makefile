@@ -34,7 +34,7 @@ demo: install
 	$(BIN)/comicsal run evaluate -p model latest:train/model/model.pt -p data $(SAMPLE) -p seed $(SEED)
 	$(BIN)/comicsal run predict -p checkpoint latest:train/model/model.pt -p images $(SAMPLE) -p split test
 	$(BIN)/comicsal run compare -p data $(SAMPLE) -p seed $(SEED) \
-		-p models "[latest:train/model/model.pt, comicsal, centre-bias, dataset-mean]"
+		-p models "[latest:train/model/model.pt, comicsal, comicsal-photo, centre-bias, dataset-mean]"
 	$(BIN)/comicsal run ablation -p data $(SAMPLE) -p seed $(SEED)
 	$(BIN)/comicsal book
 	@echo
