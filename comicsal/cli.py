@@ -79,8 +79,10 @@ def _train(a) -> int:
     out = a.out or results_dir() / "models" / (a.model if a.model != "comicsal" else f"comicsal-{a.backbone}")
     if a.resume: _note_resume_ignores(cfg, Path(out))
     s = train(cfg, out, resume=a.resume, force=a.force, progress=not a.no_progress)
-    print(_summary_table(s))
-    print(f"\nwrote {out}/model.pt")
+    from comicsal.dist import dist_info
+    if dist_info().main:
+        print(_summary_table(s))
+        print(f"\nwrote {out}/model.pt")
     return 0
 
 def _note_resume_ignores(cfg, out: Path) -> None:
@@ -114,9 +116,11 @@ def _predict(a) -> int:
             from comicsal.models import fit_to_pages
             fit_to_pages(model, discover(a.fit).split("train"))
     zip_path = Path(str(a.out).rstrip("/") + ".zip") if a.zip else None
+    from comicsal.dist import rank_device, dist_info
     paths = predict(model, a.images, a.out, split=a.split, like=a.like, zip_path=zip_path, force=a.force,
-                    device=a.device, progress=not a.no_progress, batch_size=a.batch_size)
-    print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
+                    device=rank_device(a.device), progress=not a.no_progress, batch_size=a.batch_size,
+                    resume=a.resume, dpi=a.dpi)
+    if dist_info().main: print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
     return 0
 
 # %% ../nbs/09_cli.ipynb #720d12cd
@@ -243,20 +247,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crop", type=float, default=D.crop, help="probability of a random crop augmentation")
     t.add_argument("--hflip", action="store_true", help="allow horizontal flips (off: they break reading order)")
     t.add_argument("--seed", type=int, default=D.seed)
-    t.add_argument("--cache", choices=["memory", "disk"], default=D.cache, help="where backbone features are cached")
+    t.add_argument("--cache", choices=["memory", "disk"], default=D.cache, help="where backbone features are cached (disk: shared by runs, and by the ranks under torchrun)")
+    t.add_argument("--finetune", default=D.finetune, metavar="last:N",
+                   help="also train the backbone's last N blocks end to end (slow on a CPU; mixed precision on CUDA)")
+    t.add_argument("--finetune-lr", type=float, default=D.finetune_lr, help="their learning rate as a fraction of --lr (default 0.1)")
+    t.add_argument("--no-amp", dest="amp", action="store_false", help="fine-tune in float32 on CUDA too")
+    t.add_argument("--cache-dir", default=D.cache_dir, help="folder of the disk cache (default results/cache/features; "
+                   "under several nodes a folder every node sees)")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     t.add_argument("--init", help="start the readout from this checkpoint (or shipped model name)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.add_argument("--no-progress", action="store_true")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_train, distributed=True)
 
     pr = sub.add_parser("predict", help="write 8-bit saliency maps (PNG, same stems) for a folder of pages", parents=[big])
     which = pr.add_mutually_exclusive_group(required=True)
     which.add_argument("--checkpoint", type=Path, help="a checkpoint written by `comicsal train`")
     which.add_argument("--model", choices=MODEL_NAMES,
                        help="a model by name: comicsal (the shipped default, no training needed), a baseline, a structure prior, deepgaze2e")
-    pr.add_argument("--images", type=Path, required=True, help="a dataset folder (see --split) or a folder of pages")
+    pr.add_argument("--images", type=Path, required=True,
+                    help="a dataset folder (see --split), a folder of pages, or a comic archive (.cbz, .zip, .pdf)")
+    pr.add_argument("--dpi", type=int, default=150, help="resolution PDF pages are rendered at (default 150)")
+    pr.add_argument("--resume", action="store_true", help="keep the maps already in --out; predict the other pages")
     pr.add_argument("--split", default="test", help="split of a dataset --images (default: test)")
     pr.add_argument("--out", type=Path, required=True, help="output folder (refused if non-empty, unless --force)")
     pr.add_argument("--like", type=Path, help="write maps at the sizes of the same-stem maps in this folder")
@@ -266,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--force", action="store_true")
     pr.add_argument("--device")
     pr.add_argument("--no-progress", action="store_true")
-    pr.set_defaults(func=_predict)
+    pr.set_defaults(func=_predict, distributed=True)
 
     st = sub.add_parser("structure", help="detect panels (reading order) and text on pages; measure against annotations")
     ssub = st.add_subparsers(dest="structure_command", metavar="ACTION", required=True)
@@ -328,11 +341,16 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning(args.debug)
             from comicsal.data import max_pixels_set     # in-process callers (tests, the book) get their limit back
+            if getattr(args, "distributed", False):       # predict and train run on every rank under torchrun
+                from comicsal.dist import init_distributed
+                init_distributed(getattr(args, "device", None))
             with max_pixels_set(getattr(args, "max_pixels", None)):
                 return int(args.func(args) or 0)
     except ComicsalError as e:
         if args.debug: traceback.print_exc()
-        print(f"comicsal: error: {e}", file=sys.stderr)
+        from comicsal.dist import dist_info
+        info = dist_info()        # under torchrun the ranks share their errors: rank 0 says it once
+        if info.main or args.debug: print(f"comicsal: error{f' (rank {info.rank})' if info.active else ''}: {e}", file=sys.stderr)
         return 1
     except OSError as e:      # the disk, not the program: a full disk, a permission, a file that vanished
         if args.debug: traceback.print_exc()

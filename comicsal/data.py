@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import os
 import posixpath
 import re
@@ -30,14 +31,14 @@ from .config import (ComicsalError, ComicsalWarning, IMAGE_EXTS, SPLITS, MAP_SPL
                              ensure_writable, project_root)
 
 # %% auto #0
-__all__ = ['MAX_PIXELS_DEFAULT', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles',
-           'Page', 'Discovery', 'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels',
-           'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
-           'load_image', 'load_map', 'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map',
-           'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset',
-           'pad_collate', 'load_page', 'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va',
-           'fetch_mit1003', 'StructurePage', 'load_openmantra', 'load_coco_structure', 'load_synth_structure',
-           'load_structure']
+__all__ = ['MAX_PIXELS_DEFAULT', 'ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS',
+           'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'discover', 'is_flat_layout',
+           'fold_of', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels', 'pil_limit_lifted',
+           'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'load_fixations', 'page_fixations',
+           'fixation_density', 'fixation_map', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
+           'grid_target', 'ComicDataset', 'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages',
+           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
+           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -334,8 +335,19 @@ def _decode_error(path: Path, e: Exception) -> UnreadableImage:
     return UnreadableImage(f"{path}: cannot decode this image ({e}); it may be truncated or not an image — "
                            "re-download or re-export it, or remove it from the dataset.")
 
+def _refuse_too_big(name, W: int, H: int) -> None:
+    "Refuse a page of W×H pixels over `max_pixels()`, naming it and the fix."
+    limit = max_pixels()
+    if W * H > limit:
+        raise UnreadableImage(f"{name}: {W}×{H} pixels ({W * H / 1e6:.3g} megapixels) is more than the {limit / 1e6:.3g} "
+                              "megapixels comicsal opens (a guard against decompression bombs: small files that decode "
+                              "into huge images). If the scan is genuine, raise the limit: `--max-pixels "
+                              f"{W * H}` on the command line, or the environment variable COMICSAL_MAX_PIXELS={W * H}.")
+
 def open_lazy(path: str | Path) -> Image.Image:
-    "Open `path` with PIL, header only; a page over `max_pixels()` is refused (`UnreadableImage` naming file and fix)."
+    """Open `path` with PIL, header only; a page over `max_pixels()` is refused (`UnreadableImage` naming file and fix).
+    A page inside a comic archive (`ArchivePage`, below) opens itself the same way."""
+    if hasattr(path, "open_lazy"): return path.open_lazy()
     path = Path(path)
     if not path.is_file():
         raise UnreadableImage(f"{path}: no such file; check the path (datasets live in data/<name>/images/<split>/).")
@@ -343,14 +355,8 @@ def open_lazy(path: str | Path) -> Image.Image:
         with pil_limit_lifted(): im = Image.open(path)
     except (OSError, SyntaxError, ValueError) as e:
         raise _decode_error(path, e) from None
-    W, H = im.size
-    limit = max_pixels()
-    if W * H > limit:
-        im.close()
-        raise UnreadableImage(f"{path}: {W}×{H} pixels ({W * H / 1e6:.3g} megapixels) is more than the {limit / 1e6:.3g} "
-                              "megapixels comicsal opens (a guard against decompression bombs: small files that decode "
-                              "into huge images). If the scan is genuine, raise the limit: `--max-pixels "
-                              f"{W * H}` on the command line, or the environment variable COMICSAL_MAX_PIXELS={W * H}.")
+    try: _refuse_too_big(path, *im.size)
+    except UnreadableImage: im.close(); raise
     return im
 
 def open_image(path: str | Path) -> Image.Image:
@@ -585,7 +591,7 @@ def pad_collate(items: list[dict], multiple: int = 1) -> dict:
 # %% ../nbs/01_data.ipynb #276c1fd1
 def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tuple[int, int]]:
     "A page as a (3, h, w) tensor with long side `long_side` (None: full size), and its original (H, W)."
-    path = Path(path)
+    path = path if hasattr(path, "open_lazy") else Path(path)
     im = open_lazy(path)                   # the size limit is checked here; PIL's own one is lifted for the decode
     try:
         W, H = im.size
@@ -601,6 +607,108 @@ def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tu
         raise UnreadableImage(f"{path}: cannot decode this image ({e}); re-export it or remove it.") from None
     x = torch.from_numpy(image_to_float(im)).permute(2, 0, 1)
     return resize_tensor(x, resize_long_side(tuple(x.shape[-2:]), long_side)), (H, W)
+
+# %% ../nbs/01_data.ipynb #1e9fcbcc
+ARCHIVE_EXTS = (".cbz", ".zip", ".pdf")
+MAX_MEMBER_BYTES = 1 << 30      # one page over 1 GiB uncompressed is refused (a zip bomb, not a scan)
+
+def natural_key(name: str) -> list:
+    "Sort key that orders embedded numbers by value: p2 < p10."
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
+
+def _member_stem(member: str) -> str:
+    "A member's path inside the archive as a flat, safe stem: folders joined by '_', no '..', drive or root."
+    parts = [p for p in re.split(r"[\\/]+", member) if p not in ("", ".", "..") and not re.fullmatch(r"[A-Za-z]:", p)]
+    return "_".join(parts[:-1] + [Path(parts[-1]).stem]) if parts else "page"
+
+@dataclass(frozen=True)
+class ArchivePage:
+    "One page of a comic archive: a `.cbz`/`.zip` member, or page `index` of a PDF rendered at `dpi`."
+    archive: Path
+    member: str                 # the zip member's name; for a PDF, "page N" (1-based)
+    index: int                  # position in reading order
+    dpi: int = 150
+
+    @property
+    def is_pdf(self) -> bool: return self.archive.suffix.lower() == ".pdf"
+    @property
+    def stem(self) -> str:
+        return f"{self.archive.stem}/{'page-%04d' % (self.index + 1) if self.is_pdf else _member_stem(self.member)}"
+    @property
+    def parent(self) -> Path: return self.archive       # what `refuse_overlap` compares with the output
+    def __str__(self) -> str: return f"{self.archive}[{self.member}]"
+
+    def _pdf_size(self, page) -> tuple[int, int]:
+        w, h = page.get_size()
+        return max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
+
+    def open_lazy(self) -> Image.Image:
+        "The page as a PIL image (a zip member decodes on `load()`; a PDF page is rendered now); size-checked."
+        try:
+            if self.is_pdf:
+                import pypdfium2 as pdfium
+                doc = pdfium.PdfDocument(str(self.archive))
+                try:
+                    page = doc[self.index]; W, H = self._pdf_size(page)
+                    _refuse_too_big(self, W, H)
+                    im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
+                finally: doc.close()
+                return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
+            with zipfile.ZipFile(self.archive) as z:
+                info = z.getinfo(self.member)
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
+                                          "(a zip bomb?); remove it from the archive.")
+                data = z.read(info)
+            with pil_limit_lifted(): im = Image.open(io.BytesIO(data))
+            _refuse_too_big(self, *im.size)
+            return im
+        except UnreadableImage: raise
+        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
+            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                                  "or remove the page.") from None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`)."
+        if self.is_pdf:
+            import pypdfium2 as pdfium
+            doc = pdfium.PdfDocument(str(self.archive))
+            try: return self._pdf_size(doc[self.index])
+            finally: doc.close()
+        return self.open_lazy().size
+
+def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
+    "The pages of a `.cbz`/`.zip`/`.pdf` in reading order, without unpacking it (see above)."
+    path = Path(path)
+    if not path.is_file(): raise ComicsalError(f"archive {path} does not exist.")
+    ext = path.suffix.lower()
+    if ext not in ARCHIVE_EXTS: raise ComicsalError(f"{path}: not a comic archive ({', '.join(ARCHIVE_EXTS)}).")
+    if not 10 <= dpi <= 1200: raise ComicsalError(f"--dpi {dpi}: choose a resolution between 10 and 1200 (150 suits most pages).")
+    try:
+        if ext == ".pdf":
+            try: import pypdfium2 as pdfium
+            except ImportError:
+                raise ComicsalError("reading PDFs needs pypdfium2: pip install pypdfium2") from None
+            doc = pdfium.PdfDocument(str(path))
+            try: n = len(doc)
+            finally: doc.close()
+            return [ArchivePage(path, f"page {i + 1}", i, dpi) for i in range(n)]
+        with zipfile.ZipFile(path) as z:
+            names = [i.filename for i in z.infolist() if not i.is_dir()]
+    except ComicsalError: raise
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
+        raise ComicsalError(f"{path}: cannot read this archive ({type(e).__name__}: {e}); re-download it.") from None
+    keep = [n for n in names if Path(n).suffix.lower() in IMAGE_EXTS and "__MACOSX" not in n.split("/")
+            and not Path(n).name.startswith(".")]
+    if not keep: raise ComicsalError(f"{path}: no page images ({'/'.join(IMAGE_EXTS)}) inside.")
+    keep.sort(key=natural_key)
+    pages = [ArchivePage(path, n, i, dpi) for i, n in enumerate(keep)]
+    stems = [p.stem for p in pages]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup: raise ComicsalError(f"{path}: several pages would be named {', '.join(dup[:3])} (same name, other extension); "
+                                "rename them inside the archive.")
+    return pages
 
 # %% ../nbs/01_data.ipynb #f9555cfd
 AI4VA_GDRIVE_ID = "1cNivYQCyEz6AncLTJnAfrgkGRyMsVmm_"

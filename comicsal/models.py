@@ -175,8 +175,20 @@ class Backbone(nn.Module):
     channels: list[int] = []
     strides: list[int] = []
 
-    def train(self, mode: bool = True):   # frozen: batch-norm statistics never move
+    def train(self, mode: bool = True):   # frozen: batch-norm statistics never move (also when fine-tuned)
         return super().train(False)
+
+    def blocks(self) -> list[nn.Module]:
+        "The backbone's blocks up to its last feature tap, input → output (what fine-tuning unfreezes from the end)."
+        raise ComicsalError(f"fine-tuning supports the efficientnet-lite backbones (and 'none'), not {self.name}.")
+
+    def unfreeze_last(self, n: int) -> list[nn.Parameter]:
+        "Make the last `n` blocks trainable; return their parameters."
+        bl = self.blocks()
+        if not 1 <= n <= len(bl):
+            raise ComicsalError(f"--finetune last:{n}: {self.name} has {len(bl)} blocks; choose N from 1 to {len(bl)}.")
+        for b in bl[-n:]: b.requires_grad_(True)
+        return [p for b in bl[-n:] for p in b.parameters()]
 
 class EfficientNetLite(Backbone):
     "EfficientNet-Lite0/2 with the ImageNet weights shipped by PyPI packages; features at the ends of stages."
@@ -216,6 +228,8 @@ class EfficientNetLite(Backbone):
             if i in self.taps: feats.append(x)
             if i == self.taps[-1]: break
         return feats
+
+    def blocks(self): return list(self.net._blocks[:self.taps[-1] + 1])
 
     def classify(self, images) -> torch.Tensor:
         "ImageNet logits (for checking that the weights are real)."
@@ -295,6 +309,8 @@ class TinyCNN(Backbone):
         self.channels, self.strides = [24, 32, 32], [8, 16, 32]
         self.requires_grad_(False)
 
+    def blocks(self): return [self.c1, self.c2, self.c3, self.c4, self.c5]
+
     def forward(self, images):
         x = F.relu(self.c2(F.relu(self.c1(images - 0.5))))
         f8 = F.relu(self.c3(x)); f16 = F.relu(self.c4(f8)); f32 = F.relu(self.c5(f16))
@@ -363,18 +379,28 @@ class ComicsalModel(SaliencyModel):
     "A frozen backbone + `SaliencyHead`, DeepGaze IIE style (see above)."
     name = "comicsal"
     def __init__(self, backbone: str = "efficientnet-lite0", long_side: int = DEFAULTS.long_side, stride: int = 16,
-                 hidden: tuple[int, ...] = (8, 16), pretrained: bool = True, structure: tuple[str, ...] = ()):
+                 hidden: tuple[int, ...] = (8, 16), pretrained: bool = True, structure: tuple[str, ...] = (),
+                 finetune: int = 0):
         super().__init__()
         self.backbone_name, self.long_side, self.stride, self.hidden = backbone, long_side, stride, tuple(hidden)
         self.structure = tuple(structure)
         self.backbone = make_backbone(backbone, pretrained)
         self.head = SaliencyHead(sum(self.backbone.channels) + len(self.structure), hidden)
+        self.finetune = int(finetune)       # backbone blocks trained end to end (0: frozen, features cacheable)
+        if self.finetune:
+            if self.structure: raise ComicsalError("--finetune and --structure cannot be combined (yet).")
+            self.backbone.unfreeze_last(self.finetune)
 
     def config(self) -> dict:
         cfg = {"kind": self.name, "backbone": self.backbone_name, "long_side": self.long_side,
                "stride": self.stride, "hidden": list(self.hidden)}
         if self.structure: cfg["structure"] = list(self.structure)
+        if self.finetune: cfg["finetune"] = self.finetune
         return cfg
+
+    def trainable_features(self, images: torch.Tensor) -> torch.Tensor:
+        "`features` with gradients into the unfrozen blocks (end-to-end fine-tuning)."
+        return fuse_features(self.backbone(images), self.stride, images.shape[-2:])
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -466,13 +492,15 @@ def build_model(config: dict, pretrained: bool = True) -> SaliencyModel:
     if kind == "comicsal":
         return ComicsalModel(cfg.get("backbone", "efficientnet-lite0"), cfg.get("long_side", DEFAULTS.long_side),
                              cfg.get("stride", 16), tuple(cfg.get("hidden", (8, 16))), pretrained,
-                             tuple(cfg.get("structure", ())))
+                             tuple(cfg.get("structure", ())), int(cfg.get("finetune", 0)))
     if kind == "deepgaze2e": return DeepGazeIIEModel(cfg.get("centerbias"))
     raise ComicsalError(f"unknown model kind {kind!r}; known: {', '.join(MODEL_NAMES)}.")
 
 def trainable_state(model: SaliencyModel) -> dict:
-    "The tensors a checkpoint must hold: everything except a frozen backbone."
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith(("backbone.", "net."))}
+    "The tensors a checkpoint must hold: everything except a frozen backbone (a fine-tuned one is held whole)."
+    whole = getattr(model, "finetune", 0)
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+            if whole or not k.startswith(("backbone.", "net."))}
 
 def nonfinite_tensors(state: dict) -> list[str]:
     "Names of the floating-point tensors of a state dict that hold NaN or ±inf."

@@ -15,7 +15,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, IMAGE_EXTS, SPLITS, ensure_writable, get_device, refuse_overlap
-from .data import Discovery, UnreadableImage, _by_stem, discover, load_page, open_lazy
+from .data import (ARCHIVE_EXTS, ArchivePage, Discovery, UnreadableImage, _by_stem, archive_pages, discover,
+                           load_page, open_lazy)
 from .models import SaliencyModel, density_to_uint8, log_density
 
 # %% auto #0
@@ -68,42 +69,60 @@ class PagesFailed(ComicsalError):
     def __init__(self, message: str, written: list[Path], failed: dict[str, str]):
         super().__init__(message); self.written, self.failed = written, failed
 
-def _pages_of(images: Path, split: str) -> list[tuple[str, Path]]:
+def _pages_of(images: Path, split: str, dpi: int = 150) -> list[tuple[str, Path | ArchivePage]]:
+    "(stem, page) pairs of a dataset's split, a folder of pages, or a comic archive (.cbz/.zip/.pdf), sorted."
+    if images.is_file() and images.suffix.lower() in ARCHIVE_EXTS:
+        return [(p.stem, p) for p in archive_pages(images, dpi)]
     if (images / "images").is_dir():
         pages = discover(images).split(split)
         if not pages: raise ComicsalError(f"{images} has no pages in split {split!r}; choose --split from {', '.join(SPLITS)}.")
         return [(p.stem, p.image) for p in pages]
     if not images.exists(): raise ComicsalError(f"image folder {images} does not exist.")
-    if not images.is_dir(): raise ComicsalError(f"--images {images} is a file; pass the folder that holds the pages.")
+    if not images.is_dir(): raise ComicsalError(f"--images {images} is a file, not a folder or a comic archive "
+                                                f"({', '.join(ARCHIVE_EXTS)}); pass the folder that holds the pages.")
     disc = Discovery(root=images); found = _by_stem(images, disc)
     if disc.duplicates: raise ComicsalError(disc.problems[0])
     if not found: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) in {images}.")
     return sorted(found.items())
+
+def _page_size(page) -> tuple[int, int]:
+    "(H, W) of a page file or archive page, without decoding it."
+    return (page.size if hasattr(page, "open_lazy") else open_lazy(page).size)[::-1]
 
 def _bad_name(stem: str) -> str | None:
     if any(ord(c) < 32 or ord(c) == 127 for c in stem): return "its name holds a control character (a newline?)"
     if "\\" in stem: return "its name holds a backslash"
     return None
 
-def _write_zip(zip_path: Path, written: list[Path], failed: dict[str, str]) -> Path:
-    "The flat submission zip, written atomically; its comment names the pages that are missing."
+def _write_zip(zip_path: Path, out: Path, written: list[Path], failed: dict[str, str]) -> Path:
+    "The submission zip (entries as in `out`: flat for a folder of pages), written atomically; its comment names missing pages."
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in written: z.write(p, p.name)
+        for p in sorted(written): z.write(p, p.relative_to(out).as_posix())
         if failed:
             z.comment = ("comicsal: INCOMPLETE, missing " + ", ".join(sorted(failed))).encode("utf-8", "replace")[:65535]
     tmp.replace(zip_path)
     return zip_path
 
+def _save_map(dens: np.ndarray, target: Path) -> None:
+    "Write an 8-bit map atomically: a killed run never leaves a half-written PNG that `resume` would skip."
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp.png")
+    Image.fromarray(density_to_uint8(torch.from_numpy(np.log(dens + 1e-300))), mode="L").save(tmp)
+    tmp.replace(target)
+
 def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: str = "test",
             like: str | Path | None = None, zip_path: str | Path | None = None, force: bool = False,
-            device=None, progress: bool = True, batch_size: int = 1) -> list[Path]:
-    """Write one 8-bit PNG per page of `images` into `out` (see above); return their paths. `batch_size` > 1
-    runs several pages per forward pass (faster on a GPU; padding makes border pixels differ very slightly).
+            device=None, progress: bool = True, batch_size: int = 1, resume: bool = False, dpi: int = 150) -> list[Path]:
+    """Write one 8-bit PNG per page of `images` (a dataset, a folder, or a .cbz/.zip/.pdf archive) into `out`;
+    return their paths. `batch_size` > 1 runs several pages per forward pass (faster on a GPU; padding makes border
+    pixels differ very slightly). `resume` keeps the maps already in `out` and predicts the other pages.
+    Under torchrun each rank predicts its share of the pages (chapter 11); every rank returns all paths.
     Raises `PagesFailed` after writing every readable page when some pages could not be predicted."""
+    from comicsal.dist import dist_info, shard, gather_objects, all_sum, barrier, on_main_first
     images, out = Path(images), Path(out)
-    pages = _pages_of(images, split)
-    inputs = [images, *{p.parent for _, p in pages}] + ([Path(like)] if like is not None else [])
+    pages = _pages_of(images, split, dpi)
+    inputs = [images, *{Path(p.parent) for _, p in pages}] + ([Path(like)] if like is not None else [])
     refuse_overlap(out, inputs, "prediction folder")
     if zip_path is not None: refuse_overlap(Path(zip_path), inputs, "submission zip")
     sizes = {}
@@ -112,19 +131,26 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
         ref = _by_stem(like, Discovery(root=like)) if like.is_dir() else {}
         if not ref: raise ComicsalError(f"--like {like}: no reference maps found there.")
         sizes = {s: open_lazy(p).size[::-1] for s, p in ref.items()}
-    ensure_writable(out, force=force, what="prediction folder")
-    if zip_path is not None and Path(zip_path).exists() and not force:
-        raise ComicsalError(f"{zip_path} already exists; pass --force to overwrite it.")
+    def check():       # on one rank, before any rank writes (another rank's files would make the folder "not empty")
+        ensure_writable(out, force=force or resume, what="prediction folder")
+        if zip_path is not None and Path(zip_path).exists() and not (force or resume):
+            raise ComicsalError(f"{zip_path} already exists; pass --force to overwrite it.")
+    on_main_first(check)
+    info = dist_info()
     written, failed = [], {}
     for stem, path in pages:
         if (why := _bad_name(stem)): failed[stem] = f"{str(path)!r}: {why}; rename it"
-    todo = [(s, p) for s, p in pages if s not in failed]
-    bar = tqdm(total=len(pages), desc="predict", unit="page", disable=not progress)
-    bar.update(len(failed))
+    done = [(s, p) for s, p in pages if s not in failed and resume and (out / f"{s}.png").is_file()]
+    written += [out / f"{s}.png" for s, _ in done]
+    todo = shard([(s, p) for s, p in pages if s not in failed and (s, p) not in done], info)
+    bar = tqdm(total=len(pages), desc="predict" + (f" ({info.world} ranks)" if info.active else ""), unit="page",
+               disable=not (progress and info.main))
+    bar.update(len(failed) + len(done))
     step = max(1, batch_size)
-    for b in range(0, len(todo), step):
+    n_steps = int(max(gather_objects(-(-len(todo) // step))))        # the same number of rounds on every rank
+    for b in range(0, n_steps * step, step):
         chunk = todo[b:b + step]
-        try: results = batch_logits(model, [p for _, p in chunk], device)
+        try: results = batch_logits(model, [p for _, p in chunk], device) if chunk else []
         except UnreadableImage:              # find the bad page(s) of the batch one by one
             results = []
             for stem, path in chunk:
@@ -135,16 +161,21 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
             if torch.isnan(lp).any() or not torch.isfinite(lp).any():
                 failed[stem] = f"{path}: the model's output is not finite (NaN/inf weights?); check the checkpoint"
                 continue
-            shape = sizes.get(stem) or open_lazy(path).size[::-1]
-            dens = logits_to_density(lp, shape)
+            try: shape = sizes.get(stem) or _page_size(path)
+            except UnreadableImage as e: failed[stem] = str(e); continue
             target = out / f"{stem}.png"
-            Image.fromarray(density_to_uint8(torch.from_numpy(np.log(dens + 1e-300))), mode="L").save(target)
+            _save_map(logits_to_density(lp, shape), target)
             written.append(target)
-        bar.update(len(chunk))
+        bar.update(int(all_sum(len(chunk))))
     bar.close()
-    if zip_path is not None: _write_zip(Path(zip_path), written, failed)
+    if info.active:      # every rank learns what all wrote and what failed; rank 0 writes the zip once
+        failed = {k: v for d in gather_objects(failed) for k, v in d.items()}
+        written = sorted({p for ws in gather_objects(written) for p in ws})
+    if zip_path is not None and info.main: _write_zip(Path(zip_path), out, written, failed)
+    barrier()
     if failed:
         raise PagesFailed(f"{len(failed)} of {len(pages)} page(s) could not be predicted (the other {len(written)} "
                           f"maps are in {out}" + (f" and {zip_path}" if zip_path is not None else "") + "):\n  "
                           + "\n  ".join(failed[s] for s in sorted(failed)), written, failed)
     return written
+

@@ -8,23 +8,27 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import re
 import time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, DEFAULTS, get_device, seed_everything, results_dir, ensure_writable
-from .data import (Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map,
+from .data import (Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map, load_page,
                            resize_long_side, resize_tensor)
 from .models import (BASELINES, STRUCTURE_PRIORS, ComicsalModel, SaliencyModel, build_model, fit_to_pages,
-                             log_density, read_checkpoint, save_checkpoint, shipped_checkpoint)
+                             log_density, read_checkpoint, save_checkpoint, shipped_checkpoint, trainable_state)
 
 # %% auto #0
-__all__ = ['kl_loss', 'cc_loss', 'nss_loss', 'CachedPage', 'FeatureCache', 'augment', 'collate_cached', 'TrainConfig',
-           'data_sets', 'TrainingSets', 'fit_baseline', 'TrainingDiverged', 'train', 'predictor']
+__all__ = ['kl_loss', 'cc_loss', 'nss_loss', 'CachedPage', 'FeatureCache', 'augment', 'collate_cached', 'parse_finetune',
+           'ImagePage', 'ImageCache', 'collate_images', 'TrainConfig', 'data_sets', 'TrainingSets', 'fit_baseline',
+           'TrainingDiverged', 'train', 'predictor']
 
 # %% ../nbs/05_train.ipynb #a177b8d1
 def _flat(t, mask):
@@ -78,17 +82,22 @@ class FeatureCache:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.device = get_device(device)
         self._mem: dict[str, CachedPage] = {}
-        todo = [p for p in self.pages if not self._on_disk(p)]
+        from comicsal.dist import dist_info, shard, gather_objects
+        info = dist_info()
+        if info.active and self.cache_dir is None:
+            raise ComicsalError("under torchrun the feature cache must be on disk, shared by the ranks: use --cache disk.")
+        # under torchrun each rank computes its share of the missing pages into the shared disk cache
+        todo = shard([p for p in self.pages if not self._on_disk(p)], info) if self.cache_dir is not None else self.pages
         failed = []
-        if todo or self.cache_dir is None:
+        if todo:
             self.model.backbone.to(self.device)
-            for p in tqdm(self.pages, desc=desc, unit="page", disable=not progress, leave=False):
-                if self.cache_dir is not None and self._on_disk(p): continue
+            for p in tqdm(todo, desc=desc, unit="page", disable=not progress or not info.main, leave=False):
                 try: cp = self._compute(p)
                 except UnreadableImage as e: failed.append(str(e)); continue
                 if self.cache_dir is None: self._mem[str(p.image)] = cp
                 else: self._save(p, cp)
             self.model.backbone.to("cpu")
+        if info.active: failed = [f for fs in gather_objects(failed) for f in fs]     # also waits for every shard
         if failed:
             raise ComicsalError(f"{len(failed)} of {len(self.pages)} page(s) could not be read; fix or remove them "
                                 "(the readable pages' features are computed):\n  " + "\n  ".join(failed))
@@ -157,6 +166,56 @@ def collate_cached(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, lis
     # every page's centre bias is taken at its own size (a crop: from the matching part of the page)
     return feats, tg, mask, [wd or (0, 0, f.shape[-2], f.shape[-1]) for f, _, wd in items]
 
+# %% ../nbs/05_train.ipynb #416cb268
+def parse_finetune(spec: str | None) -> int:
+    "`last:N` → N (0 for None: a frozen backbone)."
+    if spec in (None, "", "none", "0"): return 0
+    m = re.fullmatch(r"last:(\d+)", str(spec).strip())
+    if not m or int(m.group(1)) < 1:
+        raise ComicsalError(f"--finetune {spec!r}: write last:N, N ≥ 1 (the backbone's last N blocks are trained).")
+    return int(m.group(1))
+
+@dataclass
+class ImagePage:
+    stem: str
+    image: torch.Tensor      # (3, h, w) float16, the page at the model's input size
+    target: torch.Tensor     # (gh, gw) on the model's output grid, sums to 1
+
+class ImageCache:
+    "Pages decoded once at the model's input size, with grid targets: what end-to-end fine-tuning trains on."
+    def __init__(self, model: ComicsalModel, pages: list[Page], progress: bool = True, desc: str = "pages"):
+        self.items, failed = [], []
+        for p in tqdm(pages, desc=desc, unit="page", disable=not progress, leave=False):
+            try: x, _ = load_page(p.image, model.long_side)
+            except UnreadableImage as e: failed.append(str(e)); continue
+            gh, gw = (math.ceil(s / model.stride) for s in x.shape[-2:])
+            self.items.append(ImagePage(p.stem, x.half(), grid_target(load_map(p.map), (gh, gw))))
+        if failed: raise ComicsalError(f"{len(failed)} page(s) could not be read; fix or remove them:\n  " + "\n  ".join(failed))
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i) -> ImagePage: return self.items[i]
+
+def collate_images(items: list[ImagePage], stride: int, hflip: bool = False, seed=None):
+    "Pad pages to one batch: images (B, 3, H, W), grid targets (B, gh, gw), grid mask (B, 1, gh, gw), windows."
+    H = max(it.image.shape[-2] for it in items); W = max(it.image.shape[-1] for it in items)
+    gh, gw = math.ceil(H / stride), math.ceil(W / stride)
+    x = torch.zeros(len(items), 3, H, W); tg = torch.zeros(len(items), gh, gw)
+    mask = torch.zeros(len(items), 1, gh, gw, dtype=torch.bool); wins = []
+    rng = np.random.default_rng(seed)
+    for i, it in enumerate(items):
+        im, t = it.image.float(), it.target
+        if hflip and rng.random() < 0.5: im, t = im.flip(-1), t.flip(-1)
+        x[i, :, :im.shape[-2], :im.shape[-1]] = im; tg[i, :t.shape[0], :t.shape[1]] = t
+        mask[i, :, :t.shape[0], :t.shape[1]] = True; wins.append((0, 0, t.shape[0], t.shape[1]))
+    return x, tg, mask, wins
+
+class _EndToEnd(nn.Module):
+    "Backbone (partly trainable) + readout as one module, so DDP sees every trained parameter."
+    def __init__(self, model: ComicsalModel):
+        super().__init__(); self.model = model
+    def forward(self, images, mask, windows):
+        f = self.model.trainable_features(images)
+        return self.model.head(f, mask, windows)
+
 # %% ../nbs/05_train.ipynb #d3777c73
 @dataclass
 class TrainConfig:
@@ -183,6 +242,9 @@ class TrainConfig:
     cache_dir: str | None = None            # default for disk: results/cache/features
     device: str | None = None
     init: str | None = None                 # checkpoint path (or shipped model name) to start from
+    finetune: str | None = None             # "last:N": train the backbone's last N blocks end to end (no feature cache)
+    finetune_lr: float = 0.1                # their learning rate, as a fraction of `lr`
+    amp: bool = True                        # mixed precision (float16 autocast + GradScaler) when fine-tuning on CUDA
 
     def asdict(self) -> dict:
         d = asdict(self); d["hidden"] = list(self.hidden); d["structure"] = list(self.structure); return d
@@ -195,13 +257,15 @@ class TrainConfig:
         return cls(**d)
 
 # %% ../nbs/05_train.ipynb #a581e721
-def _val_grid_metrics(model: ComicsalModel, cache: FeatureCache, device) -> dict:
+def _val_grid_metrics(model: ComicsalModel, cache: FeatureCache | ImageCache, device) -> dict:
     "KLD and CC of the model on the validation grid targets (cheap; used for early stopping)."
     model.head.eval(); kls, ccs = [], []
     with torch.no_grad():
         for i in range(len(cache)):
             cp = cache[i]
-            f = cp.feats.float()[None].to(device); t = cp.target[None].to(device)
+            if isinstance(cache, ImageCache): f = model.features(cp.image.float()[None].to(device)).float()
+            else: f = cp.feats.float()[None].to(device)
+            t = cp.target[None].to(device)
             m = torch.ones(1, 1, *f.shape[-2:], dtype=torch.bool, device=device)
             lp = log_density(model.logits_from_features(f), m)
             kls.append(kl_loss(lp, t, m[:, 0]).item()); ccs.append(-cc_loss(lp, t, m[:, 0]).item())
@@ -275,34 +339,53 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
           stop_after: int | None = None, evaluate_val: bool = True) -> dict:
     """Train (or fit) `cfg.model` on `cfg.data`; write results to `out`; return the summary.
     `stop_after` ends the run after that many epochs, as an interruption would (for tests of `resume`)."""
+    from comicsal.dist import dist_info, on_main_first, rank_device, all_sum, barrier
     out = Path(out)
+    info = dist_info()
     if resume:
         if not (out / "last.pt").is_file(): raise ComicsalError(f"--resume: {out}/last.pt does not exist; start without --resume.")
         saved = read_checkpoint(out / "last.pt")
         cfg = TrainConfig.from_dict(saved["train_config"])
     else:
-        ensure_writable(out, force=force, what="training output folder")
+        on_main_first(lambda: ensure_writable(out, force=force, what="training output folder"))
     seed_everything(cfg.seed)
     sets = TrainingSets.load(cfg.data)
-    device = get_device(cfg.device)
+    device = rank_device(cfg.device)
     t0 = time.time()
     if cfg.model != "comicsal":
         if cfg.model not in (*BASELINES, *STRUCTURE_PRIORS):
             raise ComicsalError(f"unknown model {cfg.model!r}; use comicsal or one of {', '.join((*BASELINES, *STRUCTURE_PRIORS))}.")
         model = fit_baseline(cfg, sets)
         summary = {"model": cfg.model, "epochs": 0, "seconds": round(time.time() - t0, 2)}
-        return _finish(model, cfg, out, sets, summary, [], device, progress, evaluate_val)
+        return _finish(model, cfg, out, sets, summary, [], device, progress and info.main, evaluate_val)
 
     model = ComicsalModel(cfg.backbone, cfg.long_side, cfg.stride, cfg.hidden, structure=cfg.structure)
     if cfg.init and not resume: _init_head(model, cfg.init)
     cache_dir = None
     if cfg.cache == "disk": cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features")
     train_pages, train_w = sets.pages("train"); val_pages, _ = sets.pages("val")
-    tr = FeatureCache(model, train_pages, cache_dir, cfg.device, progress, "features (train)")
-    va = FeatureCache(model, val_pages, cache_dir, cfg.device, progress, "features (val)") if val_pages else None
+    n_ft = parse_finetune(cfg.finetune)
+    if n_ft:      # end to end: the backbone changes, so pages are cached decoded, not as features
+        model.finetune = n_ft; model.backbone.unfreeze_last(n_ft)
+        tr = ImageCache(model, train_pages, progress and info.main, "pages (train)")
+        va = ImageCache(model, val_pages, progress and info.main, "pages (val)") if val_pages else None
+    else:
+        tr = FeatureCache(model, train_pages, cache_dir, device, progress, "features (train)")
+        va = FeatureCache(model, val_pages, cache_dir, device, progress, "features (val)") if val_pages else None
     t_feats = time.time() - t0
+    amp = bool(n_ft and cfg.amp and device.type == "cuda")
     model.head.to(device)
-    opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if n_ft:
+        model.backbone.to(device)
+        if device.type == "cuda": model.backbone.to(memory_format=torch.channels_last)
+    net = _EndToEnd(model) if n_ft else model.head
+    if info.active:      # DDP averages the gradients (the readout's; with --finetune also the blocks') over the ranks
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        net = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+    groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
+    if n_ft: groups.append({"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": cfg.lr * cfg.finetune_lr})
+    opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
     history, start, best, best_state, bad = [], 0, None, None, 0
     if resume:
@@ -311,53 +394,73 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
         best, bad = saved["best"], saved["bad_epochs"]; best_state = saved["best_state"]
         torch.set_rng_state(saved["rng"]["torch"])
     sign = 1 if cfg.monitor == "KLD" else -1
-    bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=not progress, initial=start, total=cfg.epochs)
+    bar = tqdm(range(start, cfg.epochs), desc="train" + (f" ({info.world} ranks)" if info.active else ""), unit="epoch",
+               disable=not progress or not info.main, initial=start, total=cfg.epochs)
     t1 = time.time()
     for epoch in bar:
         model.head.train()
         rng = np.random.default_rng([cfg.seed, epoch])
         order = rng.permutation(len(tr)); losses = []
         for b in range(0, len(order), cfg.batch_size):
-            idx = order[b:b + cfg.batch_size]
-            items = [augment(tr[int(i)], np.random.default_rng([cfg.seed, epoch, int(i)]), cfg.crop, cfg.hflip) for i in idx]
-            feats, tg, mask, wins = collate_cached(items)
+            gidx = order[b:b + cfg.batch_size]              # the global batch: the same on every rank
+            if len(gidx) < info.world: continue             # a last batch too small to give every rank a page
+            idx = gidx[info.rank::info.world]
+            if n_ft: feats, tg, mask, wins = collate_images([tr[int(i)] for i in idx], model.stride, cfg.hflip, [cfg.seed, epoch])
+            else:
+                items = [augment(tr[int(i)], np.random.default_rng([cfg.seed, epoch, int(i)]), cfg.crop, cfg.hflip) for i in idx]
+                feats, tg, mask, wins = collate_cached(items)
             feats, tg, mask = feats.to(device), tg.to(device), mask.to(device)
+            if n_ft and device.type == "cuda": feats = feats.contiguous(memory_format=torch.channels_last)
             w = torch.tensor([train_w[int(i)] for i in idx], dtype=torch.float32, device=device)
             try:
-                lp = log_density(model.head(feats, mask, wins), mask)
+                with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                    logits = net(feats, mask, wins)
+                lp = log_density(logits.float(), mask)
             except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
             loss = kl_loss(lp, tg, mask[:, 0], w)
             if cfg.loss_cc: loss = loss + cfg.loss_cc * cc_loss(lp, tg, mask[:, 0], w)
             if cfg.loss_nss: loss = loss + cfg.loss_nss * nss_loss(lp, tg, mask[:, 0], w)
-            if not torch.isfinite(loss): raise _diverged(cfg, out, epoch, f"the loss ({loss.item()})")
-            opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
-            if any(not torch.isfinite(p).all() for p in model.head.parameters()):
+            if info.active:   # weight this rank's mean so that DDP's average over ranks is the global batch's mean
+                loss = loss * (info.world * float(w.sum()) / float(sum(train_w[int(i)] for i in gidx)))
+            value = all_sum(loss.item()) / info.world      # the global batch's loss, the same on every rank
+            if not np.isfinite(value): raise _diverged(cfg, out, epoch, f"the loss ({value})")
+            opt.zero_grad(); scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); losses.append(value)
+            if any(not torch.isfinite(p).all() for g in groups for p in g["params"]):
                 raise _diverged(cfg, out, epoch, "a weight after the optimiser step")
         sched.step()
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]}
         try:
             if va is not None: row.update({f"val_{k}": v for k, v in _val_grid_metrics(model, va, device).items()})
+
         except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
         if not all(np.isfinite(v) for v in row.values()): raise _diverged(cfg, out, epoch, "a validation score")
         history.append(row)
         score = row.get(f"val_{cfg.monitor}", row["train_loss"] if cfg.monitor == "KLD" else -row["train_loss"])
         if best is None or sign * score < sign * best:
             best, bad = score, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.head.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in
+                          (trainable_state(model) if n_ft else model.head.state_dict()).items()}
         else:
             bad += 1
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", **({f"val_{cfg.monitor}": f"{score:.4f}"} if va else {}))
-        save_checkpoint(out / "last.pt", model, train_config=cfg.asdict(), optimizer=opt.state_dict(),
-                        scheduler=sched.state_dict(), history=history, epoch=epoch, best=best, bad_epochs=bad,
-                        best_state=best_state, rng=_rng_state())
+        if info.main:
+            save_checkpoint(out / "last.pt", model, train_config=cfg.asdict(), optimizer=opt.state_dict(),
+                            scheduler=sched.state_dict(), history=history, epoch=epoch, best=best, bad_epochs=bad,
+                            best_state=best_state, rng=_rng_state())
         if bad >= cfg.patience: break
         if stop_after is not None and epoch + 1 - start >= stop_after:
             return {"interrupted_after_epoch": epoch}
-    model.head.load_state_dict(best_state)
+    if n_ft: model.load_state_dict(best_state, strict=False)
+    else: model.head.load_state_dict(best_state)
     summary = {"model": "comicsal", "backbone": cfg.backbone, "epochs": len(history),
                "best_epoch": int(np.argmin([sign * h.get(f"val_{cfg.monitor}", h["train_loss"]) for h in history])),
                "seconds_features": round(t_feats, 1), "seconds_training": round(time.time() - t1, 1)}
-    return _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_val)
+    if info.active: summary["ranks"] = info.world
+    if not info.main:      # rank 0 evaluates and writes the run's files; the others wait for it
+        barrier(); return summary
+    summary = _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_val)
+    barrier()
+    return summary
 
 # %% ../nbs/05_train.ipynb #9388bcb9
 def _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_val) -> dict:
