@@ -7,7 +7,7 @@ three series (micro F1 at IoU 0.5) and the held-out series is scored with them; 
 the learned panel detector one network per fold (trained without that series); with `--train-text N` the text
 network is trained (N steps) on the other three series plus 100 synthetic pages for each fold — without it the
 shipped weights, which saw every series, are used (not a held-out figure). All four rotations and their mean are
-printed, then the synthetic sample (default settings), the classical balloon detector for comparison, and the
+printed, then the synthetic sample (default settings; `--only-synth` for that alone), the classical balloon detector for comparison, and the
 CPU time per page at 1024 px.
 """
 import argparse
@@ -32,6 +32,26 @@ def counts(pred, truth, thresh):
     return np.array(match_boxes(pred, truth, thresh))
 
 
+def synthetic(a):
+    "Panels, reading order and text blocks on synthetic pages (the sample generator's answer keys)."
+    from comicsal.synth import synth_dataset
+    with tempfile.TemporaryDirectory() as d:
+        root = synth_dataset(Path(d) / "s", 0, a.synth_pages, 0, seed=7, progress=False)
+        spc, scc, stc, sbc, sord = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2)
+        for p in load_structure(root):
+            x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
+            sx, sy = W / img.shape[1], H / img.shape[0]
+            sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+            boxes = sc(detect_panels(img, "ltr"))
+            spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
+            scc += counts(sc(detect_panels_classical(img, "ltr")), p.panels, 0.5)
+            stc += counts(sc(detect_text(img).boxes), p.text, 0.5); sbc += counts(sc(detect_balloons(img).boxes), p.text, 0.5)
+        print(f"synthetic ({a.synth_pages} pages, seed 7): panels P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*spc))} "
+              f"(classical {' / '.join(f'{v:.3f}' for v in _prf(*scc))}), "
+              f"order {sord[0] / max(1, sord[1]):.3f}; text P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*stc))} "
+              f"(classical: {' / '.join(f'{v:.3f}' for v in _prf(*sbc))})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--openmantra", type=Path, default=project_root().parent / "shared" / "data" / "comics" / "openmantra")
@@ -41,8 +61,10 @@ def main():
                     help="per-fold panel network weights trained without each series: DIR/*<series>*.pt (else the shipped ones)")
     ap.add_argument("--text-fold-weights", type=Path, metavar="DIR",
                     help="per-fold text weights already trained without each series: DIR/*<series>*.pt")
+    ap.add_argument("--only-synth", action="store_true", help="only the synthetic pages (no OpenMantra)")
     a = ap.parse_args()
     torch.set_num_threads(2)
+    if a.only_synth: return synthetic(a)
     pages = load_structure(a.openmantra)
     series = sorted({p.series for p in pages})
     weights = {s: None for s in series}            # per held-out series: the text network's weights file
@@ -107,23 +129,7 @@ def main():
         r = reading_order(p.panels, p.direction)
         ok += sum(r[i] < r[j] for i in range(len(r)) for j in range(i + 1, len(r))); n += len(r) * (len(r) - 1) // 2
     print(f"reading_order on the annotated boxes agrees with the annotation's order on {ok / n:.3f} of {n} pairs")
-    # synthetic pages
-    from comicsal.synth import synth_dataset
-    with tempfile.TemporaryDirectory() as d:
-        root = synth_dataset(Path(d) / "s", 0, a.synth_pages, 0, seed=7, progress=False)
-        spc, scc, stc, sbc, sord = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2)
-        for p in load_structure(root):
-            x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
-            sx, sy = W / img.shape[1], H / img.shape[0]
-            sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
-            boxes = sc(detect_panels(img, "ltr"))
-            spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
-            scc += counts(sc(detect_panels_classical(img, "ltr")), p.panels, 0.5)
-            stc += counts(sc(detect_text(img).boxes), p.text, 0.5); sbc += counts(sc(detect_balloons(img).boxes), p.text, 0.5)
-        print(f"synthetic ({a.synth_pages} pages, seed 7): panels P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*spc))} "
-              f"(classical {' / '.join(f'{v:.3f}' for v in _prf(*scc))}), "
-              f"order {sord[0] / max(1, sord[1]):.3f}; text P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*stc))} "
-              f"(classical: {' / '.join(f'{v:.3f}' for v in _prf(*sbc))})")
+    synthetic(a)
     print(f"CPU seconds per page at {WORK_SIDE} px ({torch.get_num_threads()} threads): "
           + ", ".join(f"{k} {np.mean(v):.3f} (max {np.max(v):.3f})" for k, v in times.items()))
     shutil.rmtree(tmp, ignore_errors=True)

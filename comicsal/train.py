@@ -194,16 +194,18 @@ class ImageCache:
     def __len__(self): return len(self.items)
     def __getitem__(self, i) -> ImagePage: return self.items[i]
 
-def collate_images(items: list[ImagePage], stride: int, hflip: bool = False, seed=None):
-    "Pad pages to one batch: images (B, 3, H, W), grid targets (B, gh, gw), grid mask (B, 1, gh, gw), windows."
+def collate_images(items: list[ImagePage], stride: int, flips: list[bool] | None = None, size: tuple[int, int] | None = None):
+    """Pad pages to one batch: images (B, 3, H, W), grid targets (B, gh, gw), grid mask (B, 1, gh, gw), windows.
+    `size` pads to (H, W) — under torchrun, the whole global batch's size, so that every rank pads its pages as one
+    process would (convolutions see the same zeros); `flips` mirrors the pages marked True."""
     H = max(it.image.shape[-2] for it in items); W = max(it.image.shape[-1] for it in items)
+    if size is not None: H, W = max(H, size[0]), max(W, size[1])
     gh, gw = math.ceil(H / stride), math.ceil(W / stride)
     x = torch.zeros(len(items), 3, H, W); tg = torch.zeros(len(items), gh, gw)
     mask = torch.zeros(len(items), 1, gh, gw, dtype=torch.bool); wins = []
-    rng = np.random.default_rng(seed)
     for i, it in enumerate(items):
         im, t = it.image.float(), it.target
-        if hflip and rng.random() < 0.5: im, t = im.flip(-1), t.flip(-1)
+        if flips is not None and flips[i]: im, t = im.flip(-1), t.flip(-1)
         x[i, :, :im.shape[-2], :im.shape[-1]] = im; tg[i, :t.shape[0], :t.shape[1]] = t
         mask[i, :, :t.shape[0], :t.shape[1]] = True; wins.append((0, 0, t.shape[0], t.shape[1]))
     return x, tg, mask, wins
@@ -405,7 +407,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
             gidx = order[b:b + cfg.batch_size]              # the global batch: the same on every rank
             if len(gidx) < info.world: continue             # a last batch too small to give every rank a page
             idx = gidx[info.rank::info.world]
-            if n_ft: feats, tg, mask, wins = collate_images([tr[int(i)] for i in idx], model.stride, cfg.hflip, [cfg.seed, epoch])
+            if n_ft:
+                size = (max(tr[int(i)].image.shape[-2] for i in gidx), max(tr[int(i)].image.shape[-1] for i in gidx))
+                flips = [cfg.hflip and np.random.default_rng([cfg.seed, epoch, int(i)]).random() < 0.5 for i in idx]
+                feats, tg, mask, wins = collate_images([tr[int(i)] for i in idx], model.stride, flips, size)
             else:
                 items = [augment(tr[int(i)], np.random.default_rng([cfg.seed, epoch, int(i)]), cfg.crop, cfg.hflip) for i in idx]
                 feats, tg, mask, wins = collate_cached(items)

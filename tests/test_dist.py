@@ -105,8 +105,8 @@ def test_predict_archives(tmp_path):
 
 
 def test_two_rank_finetuning_matches_one_process(pages, tmp_path):
-    """DDP over the readout and the unfrozen backbone blocks: the same global batches give nearly the same run (each
-    rank pads only its share of a batch, which moves border features slightly: measured ~4e-4 relative)."""
+    """DDP over the readout and the unfrozen backbone blocks: the same global batches give the same run (every rank
+    pads its pages to the global batch's size, as one process does)."""
     args = ["train", "--data", pages, "--backbone", "none", "--long-side", "128", "--epochs", "2", "--batch-size", "4",
             "--finetune", "last:2"]
     one = _run(args + ["--out", tmp_path / "one"], tmp_path)
@@ -114,4 +114,4 @@ def test_two_rank_finetuning_matches_one_process(pages, tmp_path):
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
     h1 = np.genfromtxt(tmp_path / "one" / "history.csv", delimiter=",", names=True)
     h2 = np.genfromtxt(tmp_path / "two" / "history.csv", delimiter=",", names=True)
-    assert np.allclose(h1["train_loss"], h2["train_loss"], rtol=3e-3) and np.allclose(h1["val_KLD"], h2["val_KLD"], rtol=3e-3)
+    assert np.allclose(h1["train_loss"], h2["train_loss"], rtol=1e-4) and np.allclose(h1["val_KLD"], h2["val_KLD"], rtol=1e-4)
