@@ -6,6 +6,7 @@
 __all__ = []
 
 # %% ../nbs/09b_main.ipynb #a31e55f4
+#| eval: false
 import sys
 
 from .cli import main
