@@ -31,14 +31,15 @@ from .config import (ComicsalError, ComicsalWarning, IMAGE_EXTS, SPLITS, MAP_SPL
                              ensure_writable, project_root)
 
 # %% auto #0
-__all__ = ['MAX_PIXELS_DEFAULT', 'ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS',
-           'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'discover', 'is_flat_layout',
-           'fold_of', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels', 'pil_limit_lifted',
-           'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'load_fixations', 'page_fixations',
-           'fixation_density', 'fixation_map', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
-           'grid_target', 'ComicDataset', 'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages',
-           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
-           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
+__all__ = ['MAX_PIXELS_DEFAULT', 'TIME_SLICES', 'TIME_SECONDS', 'ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID',
+           'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery',
+           'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels',
+           'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'load_fixations',
+           'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'page_time_slices',
+           'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset',
+           'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages', 'normalise_layout',
+           'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage', 'load_openmantra',
+           'load_coco_structure', 'load_synth_structure', 'load_structure']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -453,6 +454,64 @@ def fixation_map(page: Page, sigma_px: float, shape: tuple[int, int] | None = No
     with open_lazy(page.image) as im: hw = im.size[::-1]
     pts = page_fixations(page, hw)
     return None if pts is None else fixation_density(pts, hw, sigma_px, shape or hw)
+
+# %% ../nbs/01_data.ipynb #d6314971
+TIME_SLICES, TIME_SECONDS = 3, 3.0      # defaults: three one-second slices (MIT1003 showed each image for 3 s)
+
+def load_scanpaths(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """Each observer's scanpath in viewing order as an (n, 4) array x, y, t_start, t_end (times NaN where the file
+    has none), and the (H, W) the coordinates refer to. Reads fixation files and synthetic layouts."""
+    import json
+    path = Path(path)
+    try: d = json.loads(path.read_text())
+    except (OSError, ValueError) as e: raise ComicsalError(f"{path}: cannot read scanpaths ({e}).") from None
+    def rows(obs):
+        a = np.full((len(obs), 4), np.nan)
+        for i, f in enumerate(obs): a[i, :min(4, len(f))] = f[:4]
+        return a
+    if "per_observer_scanpath" in d: paths = [rows(v) for v in d["per_observer_scanpath"].values()]
+    elif "per_observer" in d: paths = [rows(v) for v in d["per_observer"]]
+    elif "fixations" in d and isinstance(d["fixations"], list): paths = [rows(v) for v in d["fixations"]]   # a synthetic layout
+    else: raise ComicsalError(f"{path}: no scanpaths ('per_observer_scanpath', 'per_observer' or a layout's 'fixations').")
+    return paths, (int(d["height"]), int(d["width"]))
+
+def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
+                by: str | None = None) -> list[np.ndarray]:
+    """The (x, y) fixations of each of `k` slices: by 'time' (fixations starting in [j·T/k, (j+1)·T/k)) when every
+    fixation has a start time, else by 'rank' (each scanpath cut into k runs of nearly equal length)."""
+    if k < 1: raise ComicsalError(f"time slices: k must be ≥ 1, not {k}.")
+    timed = all(len(p) == 0 or not np.isnan(p[:, 2]).any() for p in scanpaths)
+    by = by or ("time" if timed and any(len(p) for p in scanpaths) else "rank")
+    if by == "time" and not timed: raise ComicsalError("time slices by time need start times on every fixation; use by='rank'.")
+    out = [[] for _ in range(k)]
+    for p in scanpaths:
+        if not len(p): continue
+        if by == "time":
+            j = np.floor(p[:, 2] / (seconds / k)).astype(int); keep = (p[:, 2] >= 0) & (j < k)
+            for s in range(k): out[s].append(p[keep & (j == s), :2])
+        else:
+            for s, part in enumerate(np.array_split(p[:, :2], k)): out[s].append(part)
+    return [np.concatenate(o) if o else np.zeros((0, 2)) for o in out]
+
+def _scanpath_file(page: Page) -> Path | None:
+    "A page's scanpaths: its fixation file, else the synthetic layout next to its images (DIR/layout/<split>/<stem>.json)."
+    if page.fixations is not None: return page.fixations
+    lay = page.image.parent.parent.parent / "layout" / page.split / f"{page.stem}.json"
+    return lay if lay.is_file() else None
+
+def page_time_slices(page: Page, shape: tuple[int, int], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
+                     by: str | None = None) -> list[np.ndarray] | None:
+    "The page's fixations per time slice as (x, y) on a grid of `shape`; None without scanpaths."
+    f = _scanpath_file(page)
+    if f is None: return None
+    paths, (h, w) = load_scanpaths(f)
+    H, W = shape
+    out = []
+    for pts in time_slices(paths, k, seconds, by):
+        pts = (pts + 0.5) * np.array([W / w, H / h]) - 0.5
+        keep = (pts[:, 0] > -0.5) & (pts[:, 1] > -0.5) & (pts[:, 0] < W - 0.5) & (pts[:, 1] < H - 0.5)
+        out.append(np.clip(pts[keep], 0, [W - 1, H - 1]))
+    return out
 
 # %% ../nbs/01_data.ipynb #7faab18f
 def _size_summary(sizes: list[tuple[int, int]]) -> str:
