@@ -729,13 +729,18 @@ class ArchivePage:
 
     @property
     def size(self) -> tuple[int, int]:
-        "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`)."
+        "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
         if self.is_pdf:
             import pypdfium2 as pdfium
             doc = pdfium.PdfDocument(str(self.archive))
             try: return self._pdf_size(doc[self.index])
             finally: doc.close()
-        return self.open_lazy().size
+        try:
+            with zipfile.ZipFile(self.archive) as z, z.open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
+                return im.size
+        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                                  "or remove the page.") from None
 
 def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     "The pages of a `.cbz`/`.zip`/`.pdf` in reading order, without unpacking it (see above)."

@@ -140,9 +140,9 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     written, failed = [], {}
     for stem, path in pages:
         if (why := _bad_name(stem)): failed[stem] = f"{str(path)!r}: {why}; rename it"
-    done = [(s, p) for s, p in pages if s not in failed and resume and (out / f"{s}.png").is_file()]
-    written += [out / f"{s}.png" for s, _ in done]
-    todo = shard([(s, p) for s, p in pages if s not in failed and (s, p) not in done], info)
+    done = {s for s, _ in pages if s not in failed and resume and (out / f"{s}.png").is_file()}   # a set: archives are long
+    written += [out / f"{s}.png" for s, _ in pages if s in done]
+    todo = shard([(s, p) for s, p in pages if s not in failed and s not in done], info)
     bar = tqdm(total=len(pages), desc="predict" + (f" ({info.world} ranks)" if info.active else ""), unit="page",
                disable=not (progress and info.main))
     bar.update(len(failed) + len(done))

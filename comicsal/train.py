@@ -361,14 +361,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
         summary = {"model": cfg.model, "epochs": 0, "seconds": round(time.time() - t0, 2)}
         return _finish(model, cfg, out, sets, summary, [], device, progress and info.main, evaluate_val)
 
-    model = ComicsalModel(cfg.backbone, cfg.long_side, cfg.stride, cfg.hidden, structure=cfg.structure)
+    n_ft = parse_finetune(cfg.finetune)     # the model unfreezes those blocks itself (and says so in its config)
+    model = ComicsalModel(cfg.backbone, cfg.long_side, cfg.stride, cfg.hidden, structure=cfg.structure, finetune=n_ft)
     if cfg.init and not resume: _init_head(model, cfg.init)
     cache_dir = None
     if cfg.cache == "disk": cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features")
     train_pages, train_w = sets.pages("train"); val_pages, _ = sets.pages("val")
-    n_ft = parse_finetune(cfg.finetune)
     if n_ft:      # end to end: the backbone changes, so pages are cached decoded, not as features
-        model.finetune = n_ft; model.backbone.unfreeze_last(n_ft)
         tr = ImageCache(model, train_pages, progress and info.main, "pages (train)")
         va = ImageCache(model, val_pages, progress and info.main, "pages (val)") if val_pages else None
     else:
