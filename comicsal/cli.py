@@ -53,6 +53,7 @@ def _data_fetch(a) -> int:
 def _evaluate(a) -> int:
     from comicsal.config import results_dir
     from comicsal.metrics import EvalResult, evaluate
+    if a.temporal: return _evaluate_temporal(a)
     pred = a.reference if a.reference else a.pred
     name = a.reference if a.reference else Path(a.pred).resolve().name
     out = a.out or results_dir() / "eval" / f"{name}-{a.protocol}-{a.split}"
@@ -67,11 +68,27 @@ def _evaluate(a) -> int:
                             + "\n  ".join(f["reason"] for f in res.failed))
     return 0
 
+def _evaluate_temporal(a) -> int:
+    "`evaluate --temporal`: each time slice of a `predict --temporal` folder vs the static map (chapter 12)."
+    from comicsal.metrics import EvalResult
+    from comicsal.temporal import evaluate_temporal
+    if a.reference: raise ComicsalError("--temporal scores a `predict --temporal` folder: pass --pred, not --reference.")
+    out = a.out or results_dir() / "eval" / f"{Path(a.pred).resolve().name}-temporal-{a.split}"
+    EvalResult.prepare_out(out, force=a.force)
+    res = evaluate_temporal(a.pred, a.gt, split=a.split, seconds=a.seconds, by=a.slice_by, progress=not a.no_progress)
+    res.write(out, force=True)
+    print(res.table())
+    print(f"\nwrote {out}/metrics.json and {out}/per_image.csv")
+    return 0
+
 # %% ../nbs/09_cli.ipynb #128d7e57
 def _train(a) -> int:
     from comicsal.config import results_dir
     from comicsal.train import TrainConfig, train
     from dataclasses import fields
+    if a.temporal is not None: return _train_temporal(a)
+    a.epochs = TrainConfig.epochs if a.epochs is None else a.epochs
+    a.lr = TrainConfig.lr if a.lr is None else a.lr
     given = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)}
     given["data"] = [str(d) for d in a.data] if len(a.data) > 1 else str(a.data[0])
     given["structure"] = tuple(x for x in (a.structure or "").split(",") if x and x != "none")
@@ -83,6 +100,23 @@ def _train(a) -> int:
     if dist_info().main:
         print(_summary_table(s))
         print(f"\nwrote {out}/model.pt")
+    return 0
+
+def _train_temporal(a) -> int:
+    "`train --temporal K`: a time-slice readout on a trained static model (chapter 12)."
+    import inspect
+    from comicsal.temporal import train_temporal
+    if a.resume: raise ComicsalError("--temporal training is short and does not resume; run it again with --force.")
+    D = inspect.signature(train_temporal).parameters
+    out = a.out or results_dir() / "models" / f"{Path(str(a.base)).stem}-t{a.temporal}"
+    s = train_temporal(a.base, [str(d) for d in a.data], out, k=a.temporal, seconds=a.seconds,
+                       epochs=D["epochs"].default if a.epochs is None else a.epochs, batch_size=a.batch_size,
+                       lr=D["lr"].default if a.lr is None else a.lr, seed=a.seed, cache_dir=a.cache_dir if a.cache == "disk" else None,
+                       device=a.device, force=a.force, progress=not a.no_progress)
+    ig = s["ig_over_static_bits"]
+    print(f"temporal readout: {a.temporal} slices on {s['base']}, {s['pages']['train']} training pages; information gain "
+          f"over the static map {ig['train']:.3f} bits/fixation (train)" + (f", {ig['val']:.3f} (val)" if ig["val"] is not None else ""))
+    print(f"\nwrote {out}/model.pt")
     return 0
 
 def _note_resume_ignores(cfg, out: Path) -> None:
@@ -108,7 +142,11 @@ def _summary_table(s: dict) -> str:
 def _predict(a) -> int:
     from comicsal.models import load_model, model_by_name
     from comicsal.predict import predict
-    if a.checkpoint: model = load_model(a.checkpoint)
+    if a.temporal is not None:          # only models with a K-slice readout (chapter 12); the others are refused with the fix
+        from comicsal.temporal import temporal_model
+        if a.fit is not None: raise ComicsalError("--fit fits a baseline or structure prior, which predict no time slices; drop --temporal or --fit.")
+        model = temporal_model(a.checkpoint or a.model, a.temporal)
+    elif a.checkpoint: model = load_model(a.checkpoint)
     else:
         model = model_by_name(a.model)
         if a.fit is not None:
@@ -119,7 +157,7 @@ def _predict(a) -> int:
     from comicsal.dist import rank_device, dist_info
     paths = predict(model, a.images, a.out, split=a.split, like=a.like, zip_path=zip_path, force=a.force,
                     device=rank_device(a.device), progress=not a.no_progress, batch_size=a.batch_size,
-                    resume=a.resume, dpi=a.dpi)
+                    resume=a.resume, dpi=a.dpi, temporal=a.temporal)
     if dist_info().main: print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
     return 0
 
@@ -221,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fixations", default="peaks", choices=["peaks", "top", "positive", "sample"],
                    help="how the mit protocol derives fixations from maps (default: peaks)")
     e.add_argument("--seed", type=int, default=0, help="seed of the AUC jitter and the Borji/sAUC draws")
+    e.add_argument("--temporal", action="store_true",
+                   help="score the time slices of a `predict --temporal` folder against the slices of the scanpaths, "
+                        "and the static map against the same fixations (NSS, AUC-Judd, IG)")
+    e.add_argument("--slice-by", choices=["time", "rank"], help="how --temporal cuts scanpaths (default: time where "
+                   "fixations have timestamps, else rank)")
+    e.add_argument("--seconds", type=float, default=3.0, help="--temporal: the viewing time the slices cover (default 3 s)")
     e.add_argument("--out", type=Path, help="output folder (default: results/eval/<pred>-<protocol>-<split>)")
     e.add_argument("--force", action="store_true", help="overwrite metrics.json / per_image.csv in --out")
     e.add_argument("--no-progress", action="store_true")
@@ -236,9 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--structure", default="", help="structure maps as extra readout inputs: panels,text (default: none)")
     t.add_argument("--backbone", default=D.backbone, choices=BACKBONES)
     t.add_argument("--out", type=Path, help="output folder (default: results/models/<model>)")
-    t.add_argument("--epochs", type=int, default=D.epochs)
+    t.add_argument("--epochs", type=int, help=f"default {D.epochs} ({8} with --temporal)")
     t.add_argument("--batch-size", type=int, default=D.batch_size)
-    t.add_argument("--lr", type=float, default=D.lr)
+    t.add_argument("--lr", type=float, help=f"default {D.lr} ({0.01} with --temporal)")
     t.add_argument("--long-side", type=int, default=D.long_side, help="page size fed to the backbone (px)")
     t.add_argument("--loss-cc", type=float, default=D.loss_cc, help="weight of a −CC loss term")
     t.add_argument("--loss-nss", type=float, default=D.loss_nss, help="weight of a −NSS loss term")
@@ -256,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "under several nodes a folder every node sees)")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     t.add_argument("--init", help="start the readout from this checkpoint (or shipped model name)")
+    t.add_argument("--temporal", type=int, metavar="K", help="train a K-time-slice readout on the static model --base "
+                   "from the scanpaths of --data (chapter 12) instead of a static model")
+    t.add_argument("--base", default="comicsal", help="--temporal: the static model it sits on (shipped name or checkpoint; default comicsal)")
+    t.add_argument("--seconds", type=float, default=3.0, help="--temporal: the viewing time the slices cover (default 3 s)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.add_argument("--no-progress", action="store_true")
@@ -276,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--fit", type=Path, help="dataset whose train pages fit a baseline or structure-prior --model")
     pr.add_argument("--zip", action="store_true", help="also write <out>.zip (a submission archive)")
     pr.add_argument("--batch-size", type=int, default=1, help="pages per forward pass (default 1)")
+    pr.add_argument("--temporal", type=int, metavar="K", help="also write K time-slice maps, OUT/t0 … OUT/t{K-1} "
+                    "(--model comicsal ships K = 3; or a checkpoint of `comicsal train --temporal K`)")
     pr.add_argument("--force", action="store_true")
     pr.add_argument("--device")
     pr.add_argument("--no-progress", action="store_true")

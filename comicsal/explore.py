@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .config import ComicsalError
-from .data import Discovery, _by_stem, discover, load_map
+from .data import Discovery, _by_stem, discover, load_image, load_map
 
 # %% auto #0
 __all__ = ['COLORMAPS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image',
@@ -43,16 +43,20 @@ class ExplorerPage:
     image: Path
     gt: Path | None
     preds: dict[str, Path] = field(default_factory=dict)
+    slices: dict[str, list[Path]] = field(default_factory=dict)   # a prediction's time slices (`predict --temporal`)
 
 def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Path] | None = None) -> list[ExplorerPage]:
     "The pages of `splits` of the dataset `data`, with their maps and the predictions in each `preds` folder."
     disc = discover(data)
-    folders = {}
+    folders, timed = {}, {}
     for name, folder in (preds or {}).items():
         folder = Path(folder)
         if not folder.is_dir(): raise ComicsalError(f"prediction folder {folder} ({name}) does not exist.")
         folders[name] = _by_stem(folder, Discovery(root=folder))
-    pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f})
+        ts = [folder / f"t{j}" for j in range(100) if (folder / f"t{j}").is_dir()]   # t0, t1, … (chapter 12)
+        if ts: timed[name] = [_by_stem(t, Discovery(root=t)) for t in ts]
+    pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f},
+                          {n: [t[p.stem] for t in ts] for n, ts in timed.items() if all(p.stem in t for t in ts)})
              for s in splits for p in disc.split(s)]
     if not pages: raise ComicsalError(f"no pages in splits {', '.join(splits)} of {data}.")
     return pages
@@ -186,13 +190,18 @@ class Explorer:
         self.metrics = {n: (read_per_image(m) if not isinstance(m, dict) else m) for n, m in (metrics or {}).items()}
         self.display_size, self.grid = display_size, grid
         self.layers = ["ground truth"] + sorted({n for p in self.all_pages for n in p.preds})
+        self.k = max((len(v) for p in self.all_pages for v in p.slices.values()), default=0)   # time slices (chapter 12)
+        self._panels: dict[str, list] = {}
         styles = sorted({p.style for p in self.all_pages}); splits_ = sorted({p.split for p in self.all_pages})
         self.split_w = W.Dropdown(options=["all"] + splits_, value="all", description="split")
         self.style_w = W.Dropdown(options=["all"] + styles, value="all", description="style")
         self.slider = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
         self.name_w = W.Dropdown(description="name")
-        self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"], value=["page", "ground truth"],
-                                        description="layers", rows=min(6, len(self.layers) + 2))
+        extra = ["panel order"] if self.k else []
+        self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"] + extra, value=["page", "ground truth"],
+                                        description="layers", rows=min(7, len(self.layers) + 2 + len(extra)))
+        self.time_w = W.SelectionSlider(options=["all (static)"] + [f"slice {j + 1}/{self.k}" for j in range(self.k)],
+                                        value="all (static)", description="time", continuous_update=False) if self.k else None
         self.diff_w = W.Dropdown(options=self.layers[1:] or ["ground truth"], description="diff of")
         self.opacity_w = W.FloatSlider(value=0.55, min=0, max=1, step=0.05, description="opacity")
         self.cmap_w = W.Dropdown(options=COLORMAPS, value="Inferno", description="colormap")
@@ -208,10 +217,11 @@ class Explorer:
         for w in (self.split_w, self.style_w): w.observe(lambda _: self._filter(), "value")
         self.slider.observe(lambda ch: self._goto(ch["new"]), "value")
         self.name_w.observe(lambda ch: ch["new"] is not None and self.slider.__setattr__("value", self.pages.index(next(p for p in self.pages if p.stem == ch["new"]))), "value")
-        for w in (self.layer_w, self.diff_w, self.opacity_w, self.cmap_w): w.observe(lambda _: self._draw(), "value")
+        for w in (self.layer_w, self.diff_w, self.opacity_w, self.cmap_w, self.time_w):
+            if w is not None: w.observe(lambda _: self._draw(), "value")
         for w in (self.table_model_w, self.sort_w): w.observe(lambda _: self._table(), "value")
         self.worst_w.on_click(lambda _: self._worst())
-        self.widget = W.VBox([W.HBox([self.split_w, self.style_w, self.name_w]), self.slider,
+        self.widget = W.VBox([W.HBox([self.split_w, self.style_w, self.name_w]), self.slider, *([self.time_w] if self.k else []),
                               W.HBox([self.fig, W.VBox([self.layer_w, self.diff_w, self.opacity_w, self.cmap_w])]),
                               W.HBox([self.table_model_w, self.sort_w, self.worst_w]), self.table])
         self._table()
@@ -237,21 +247,42 @@ class Explorer:
         import plotly.graph_objects as go
         p = self.page
         img = _display_page(p.image, self.display_size); H, W = img.shape[:2]
-        maps = {"ground truth": _display_map(p.gt, (H, W), self.grid), **{n: _display_map(p.preds.get(n), (H, W), self.grid) for n in self.layers[1:]}}
+        t = self.time_w.index if self.k else 0       # 0: the static maps; j: slice j of the predictions that have slices
+        pick = lambda n: p.slices[n][t - 1] if t and len(p.slices.get(n, [])) >= t else p.preds.get(n)
+        maps = {"ground truth": _display_map(p.gt, (H, W), self.grid), **{n: _display_map(pick(n), (H, W), self.grid) for n in self.layers[1:]}}
         show, op = set(self.layer_w.value), self.opacity_w.value
         a, b = maps.get(self.diff_w.value), maps["ground truth"]
         d = (a - b) if a is not None and b is not None and a.shape == b.shape else None
         traces = [go.Image(source=_png_uri(img), hoverinfo="skip", visible="page" in show)] + \
                  [_heat(maps[n], W, H, n, op, self.cmap_w.value, n in show) for n in self.layers] + \
                  [_heat(d, W, H, "difference", op, DIFF_SCALE, "difference" in show, zmin=-1, colorbar=DIFF_COLORBAR)]
-        layout = dict(title=f"{p.stem} ({p.split}, {p.style})", xaxis=dict(visible=False, range=[0, W]),
-                      yaxis=dict(visible=False, scaleanchor="x", range=[H, 0]))
+        shapes, notes = self._order(p, H, W) if "panel order" in show else ([], [])
+        layout = dict(title=f"{p.stem} ({p.split}, {p.style})" + (f"  —  {self.time_w.value}" if self.k else ""),
+                      xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, scaleanchor="x", range=[H, 0]),
+                      shapes=shapes, annotations=notes)
         return traces, layout
+
+    def _order(self, p: ExplorerPage, H: int, W: int):
+        "The detected panels numbered by their predicted first visit (from the first prediction with slices): (shapes, annotations)."
+        from comicsal.structure import detect_panels
+        from comicsal.temporal import first_visit_times, order_marks
+        name = next((n for n in self.layers[1:] if p.slices.get(n)), None)
+        if name is None: return [], []
+        if p.stem not in self._panels: self._panels[p.stem] = detect_panels(load_image(p.image))
+        boxes = self._panels[p.stem]
+        if not boxes: return [], []
+        sl = np.stack([_display_map(f, (H, W), self.grid) for f in p.slices[name]])
+        sl = sl / np.maximum(sl.sum((1, 2), keepdims=True), 1e-12)        # each slice a density
+        with Image.open(p.image) as im: iw, ih = im.size
+        gy, gx = sl.shape[1] / ih, sl.shape[2] / iw
+        times = first_visit_times(sl, [[b[0] * gx, b[1] * gy, b[2] * gx, b[3] * gy] for b in boxes])
+        return order_marks(boxes, times, W / iw, H / ih)
 
     def _draw(self):
         traces, layout = self._traces()
         with self.fig.batch_update():
             for t, new in zip(self.fig.data, traces): t.update(new)
+            self.fig.layout.shapes, self.fig.layout.annotations = layout.pop("shapes"), layout.pop("annotations")  # (update() keeps old ones)
             self.fig.layout.update(layout)
 
     def _rows(self):

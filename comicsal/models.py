@@ -494,13 +494,19 @@ def build_model(config: dict, pretrained: bool = True) -> SaliencyModel:
                              cfg.get("stride", 16), tuple(cfg.get("hidden", (8, 16))), pretrained,
                              tuple(cfg.get("structure", ())), int(cfg.get("finetune", 0)))
     if kind == "deepgaze2e": return DeepGazeIIEModel(cfg.get("centerbias"))
+    if kind == "comicsal-temporal":       # chapter 12: a static comicsal model + time-slice readout
+        from comicsal.temporal import TemporalModel
+        return TemporalModel(cfg["base"], cfg.get("k", 3), cfg.get("seconds", 3.0), cfg.get("hidden", 8), pretrained)
     raise ComicsalError(f"unknown model kind {kind!r}; known: {', '.join(MODEL_NAMES)}.")
 
 def trainable_state(model: SaliencyModel) -> dict:
     "The tensors a checkpoint must hold: everything except a frozen backbone (a fine-tuned one is held whole)."
-    whole = getattr(model, "finetune", 0)
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
-            if whole or not k.startswith(("backbone.", "net."))}
+    whole = getattr(model, "finetune", 0) or getattr(getattr(model, "base", None), "finetune", 0)
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if whole or not _frozen_key(k)}
+
+def _frozen_key(k: str) -> bool:
+    "A frozen backbone's tensor (also inside a temporal model's base, chapter 12): never stored in checkpoints."
+    return k.removeprefix("base.").startswith(("backbone.", "net."))
 
 def nonfinite_tensors(state: dict) -> list[str]:
     "Names of the floating-point tensors of a state dict that hold NaN or ±inf."
@@ -545,7 +551,7 @@ def load_model(path: str | Path, pretrained: bool = True) -> SaliencyModel:
                                 "comes from a diverged run; retrain with a lower --lr.")
     model = build_model(ck["config"], pretrained)
     missing, unexpected = model.load_state_dict(ck["state"], strict=False)
-    missing = [k for k in missing if not k.startswith(("backbone.", "net."))]
+    missing = [k for k in missing if not _frozen_key(k)]
     if missing or unexpected:
         raise ComicsalError(f"{path}: checkpoint does not fit its model (missing {missing[:5]}, unexpected {unexpected[:5]}).")
     return model.eval()

@@ -29,13 +29,17 @@ BASELINE_LONG_SIDE = 512
 def model_long_side(model: SaliencyModel) -> int:
     return getattr(model, "long_side", BASELINE_LONG_SIDE)
 
+def _run(model: SaliencyModel, x: torch.Tensor, mask=None, temporal: bool = False) -> torch.Tensor:
+    "(B, h, w) log-densities, or (B, 1 + K, h, w) — the static map, then the K time slices (chapter 12) — when `temporal`."
+    return model.static_and_slices(x, mask) if temporal else model(x, mask) if mask is not None else model(x)
+
 @torch.no_grad()
-def page_logits(model: SaliencyModel, path: str | Path, device=None) -> torch.Tensor:
-    "Log-density (h, w) of one page at the model's input size (CPU tensor)."
+def page_logits(model: SaliencyModel, path: str | Path, device=None, temporal: bool = False) -> torch.Tensor:
+    "Log-density (h, w) of one page at the model's input size (CPU tensor); (1 + K, h, w) with `temporal`."
     dev = get_device(device)
     x, _ = load_page(path, model_long_side(model))
     model.to(dev).eval()
-    return model(x[None].to(dev))[0].cpu()
+    return _run(model, x[None].to(dev), temporal=temporal)[0].cpu()
 
 def logits_to_density(logp: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
     "A log-density (h, w) as a density (float64, sums to 1) on `shape` (stretched if the aspect differs)."
@@ -44,19 +48,20 @@ def logits_to_density(logp: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
     return log_density(lp[None])[0].exp().double().numpy()
 
 @torch.no_grad()
-def batch_logits(model: SaliencyModel, paths: list, device=None) -> list[torch.Tensor]:
+def batch_logits(model: SaliencyModel, paths: list, device=None, temporal: bool = False) -> list[torch.Tensor]:
     """Log-densities of several pages in one forward pass: pages are zero-padded to a common size and the model
     sees the mask, then each result is cropped and renormalised. Models whose output depends on the whole canvas
     (`batchable = False`: page-relative baselines, structure priors) run page by page."""
     if len(paths) == 1 or not getattr(model, "batchable", True):
-        return [page_logits(model, p, device) for p in paths]
+        return [page_logits(model, p, device, temporal) for p in paths]
     dev = get_device(device)
     xs = [load_page(p, model_long_side(model))[0] for p in paths]
     H = max(x.shape[-2] for x in xs); W = max(x.shape[-1] for x in xs)
     batch = torch.zeros(len(xs), 3, H, W); mask = torch.zeros(len(xs), 1, H, W, dtype=torch.bool)
     for i, x in enumerate(xs): batch[i, :, :x.shape[-2], :x.shape[-1]] = x; mask[i, :, :x.shape[-2], :x.shape[-1]] = True
     model.to(dev).eval()
-    lp = model(batch.to(dev), mask.to(dev)).cpu()
+    lp = _run(model, batch.to(dev), mask.to(dev), temporal).cpu()
+    if temporal: return [log_density(lp[i, :, :x.shape[-2], :x.shape[-1]]) for i, x in enumerate(xs)]
     return [log_density(lp[i:i + 1, :x.shape[-2], :x.shape[-1]])[0] for i, x in enumerate(xs)]
 
 def predict_density(model: SaliencyModel, path: str | Path, shape: tuple[int, int], device=None) -> np.ndarray:
@@ -113,14 +118,21 @@ def _save_map(dens: np.ndarray, target: Path) -> None:
 
 def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: str = "test",
             like: str | Path | None = None, zip_path: str | Path | None = None, force: bool = False,
-            device=None, progress: bool = True, batch_size: int = 1, resume: bool = False, dpi: int = 150) -> list[Path]:
+            device=None, progress: bool = True, batch_size: int = 1, resume: bool = False, dpi: int = 150,
+            temporal: int | None = None) -> list[Path]:
     """Write one 8-bit PNG per page of `images` (a dataset, a folder, or a .cbz/.zip/.pdf archive) into `out`;
     return their paths. `batch_size` > 1 runs several pages per forward pass (faster on a GPU; padding makes border
     pixels differ very slightly). `resume` keeps the maps already in `out` and predicts the other pages.
     Under torchrun each rank predicts its share of the pages (chapter 11); every rank returns all paths.
+    `temporal` K also writes the K time-slice maps as `out`/t0/<stem>.png … `out`/t{K-1}/<stem>.png (chapter 12;
+    the model must have a K-slice temporal readout — an error with the fix otherwise).
     Raises `PagesFailed` after writing every readable page when some pages could not be predicted."""
     from comicsal.dist import dist_info, shard, gather_objects, all_sum, barrier, on_main_first
     images, out = Path(images), Path(out)
+    if temporal is not None:
+        from comicsal.temporal import temporal_model
+        model = temporal_model(model, temporal)
+    targets = lambda s: [out / f"{s}.png"] + [out / f"t{j}" / f"{s}.png" for j in range(temporal or 0)]
     pages = _pages_of(images, split, dpi)
     inputs = [images, *{Path(p.parent) for _, p in pages}] + ([Path(like)] if like is not None else [])
     refuse_overlap(out, inputs, "prediction folder")
@@ -140,8 +152,8 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     written, failed = [], {}
     for stem, path in pages:
         if (why := _bad_name(stem)): failed[stem] = f"{str(path)!r}: {why}; rename it"
-    done = {s for s, _ in pages if s not in failed and resume and (out / f"{s}.png").is_file()}   # a set: archives are long
-    written += [out / f"{s}.png" for s, _ in pages if s in done]
+    done = {s for s, _ in pages if s not in failed and resume and all(t.is_file() for t in targets(s))}   # a set: archives are long
+    written += [t for s, _ in pages if s in done for t in targets(s)]
     todo = shard([(s, p) for s, p in pages if s not in failed and s not in done], info)
     bar = tqdm(total=len(pages), desc="predict" + (f" ({info.world} ranks)" if info.active else ""), unit="page",
                disable=not (progress and info.main))
@@ -150,11 +162,11 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     n_steps = int(max(gather_objects(-(-len(todo) // step))))        # the same number of rounds on every rank
     for b in range(0, n_steps * step, step):
         chunk = todo[b:b + step]
-        try: results = batch_logits(model, [p for _, p in chunk], device) if chunk else []
+        try: results = batch_logits(model, [p for _, p in chunk], device, temporal is not None) if chunk else []
         except UnreadableImage:              # find the bad page(s) of the batch one by one
             results = []
             for stem, path in chunk:
-                try: results.append(page_logits(model, path, device))
+                try: results.append(page_logits(model, path, device, temporal is not None))
                 except UnreadableImage as e: results.append(None); failed[stem] = str(e)
         for (stem, path), lp in zip(chunk, results):
             if lp is None: continue
@@ -163,9 +175,9 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
                 continue
             try: shape = sizes.get(stem) or _page_size(path)
             except UnreadableImage as e: failed[stem] = str(e); continue
-            target = out / f"{stem}.png"
-            _save_map(logits_to_density(lp, shape), target)
-            written.append(target)
+            for target, one in zip(targets(stem), lp if temporal is not None else [lp]):
+                _save_map(logits_to_density(one, shape), target)
+                written.append(target)
         bar.update(int(all_sum(len(chunk))))
     bar.close()
     if info.active:      # every rank learns what all wrote and what failed; rank 0 writes the zip once

@@ -239,7 +239,7 @@ def run_scores(folder: str | Path) -> list[str]:
 
 # %% ../nbs/08_runs.ipynb #59ca6246
 CHAPTERS = ("00_config", "01_data", "02_synth", "03_metrics", "04_models", "04b_structure", "05_train", "06_predict",
-            "07_explore", "08_runs", "09_cli", "10_reliability", "11_scale")
+            "07_explore", "08_runs", "09_cli", "10_reliability", "11_scale", "12_time")
 
 def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None):
     """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, and

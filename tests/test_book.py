@@ -46,3 +46,9 @@ def test_plotly_renders_in_chromium(book, tmp_path):
         assert (tmp_path / f"{page.stem}.png").stat().st_size > 10_000
     dom, _ = render(compare / "explorer.html", tmp_path / "e.png")
     assert "slider" in dom and dom.count('class="slider-group"') + dom.count("slider-rail") >= 1
+    # chapter 12's animated figure: drawn offline, with its play button and a slider over static + 3 slices
+    chapter = index.parent / "chapters" / "12_time.html"
+    dom, errors = render(chapter, tmp_path / "time.png")
+    assert not errors, f"{chapter}: JavaScript errors: {errors}"
+    assert dom.count('class="main-svg"') >= 2 and "▶ play" in dom and "slice 3/3" in dom
+    assert "src=\"https://cdn.plot" not in chapter.read_text()

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from browser import chromium
@@ -55,6 +56,13 @@ def lab(tmp_path):
     (tmp_path / "pred").mkdir()
     for m in sorted((data / "maps" / "val").iterdir()):
         Image.open(m).filter(ImageFilter.GaussianBlur(12)).save(tmp_path / "pred" / m.name)
+    # … with time slices as `predict --temporal 3` writes them (stand-ins: the top, middle and bottom thirds)
+    for j in range(3):
+        (tmp_path / "pred" / f"t{j}").mkdir()
+        for m in sorted((data / "maps" / "val").iterdir()):
+            a = np.asarray(Image.open(tmp_path / "pred" / m.name).convert("L")).copy(); h = a.shape[0]
+            a[: j * h // 3] = 0; a[(j + 1) * h // 3:] = 0
+            Image.fromarray(a).save(tmp_path / "pred" / f"t{j}" / m.name)
     _notebook(tmp_path / "explorer.ipynb", data, tmp_path / "pred")
     # Private config/data/runtime dirs: no user settings, workspaces or kernels leak in. The widget and plotly
     # labextensions and the python3 kernel live in the venv's share/jupyter, which Jupyter searches regardless.
@@ -103,7 +111,10 @@ STATE = """() => {
           colorbars: gd.querySelectorAll('.colorbar').length,
           colorbarText: Array.from(gd.querySelectorAll('.colorbar text')).map(t => t.textContent).join(' | '),
           title: (gd.querySelector('.gtitle') || {}).textContent,
-          source: (gd.data[0] || {}).source};
+          source: (gd.data[0] || {}).source,
+          zsum: gd.data.map(t => t.z ? t.z.flat().reduce((a, b) => a + b, 0) : null),
+          zbottom: gd.data.map(t => t.z ? t.z.slice(Math.ceil(t.z.length / 2)).flat().reduce((a, b) => a + b, 0) : null),
+          shapes: (gd.layout.shapes || []).length};
 }"""
 
 
@@ -151,6 +162,18 @@ def test_explorer_live_in_jupyterlab(lab, tmp_path):
             page.screenshot(path=str(tmp_path / "difference.png"), full_page=True)
             assert [t["name"] for t in diffview["traces"][1:] if t["visible"] is True] == ["difference"], diffview
             assert "prediction higher" in diffview["colorbarText"] and "ground truth higher" in diffview["colorbarText"], diffview
+            # The time slider (chapter 12): a step shows the predictions' first slice, and says so in the title.
+            layers.select_option(["page", "blurred", "panel order"])
+            page.wait_for_function(f"({STATE})().shapes >= 2", timeout=T)          # the panels, numbered by first visit
+            static = page.evaluate(STATE)
+            time_slider = page.locator(".widget-slider", has=page.locator("label", has_text="time")).first
+            time_slider.locator(".noUi-handle").first.press("ArrowRight")
+            page.wait_for_function(f"({STATE})().title.includes('slice 1/3')", timeout=T)
+            sliced = page.evaluate(STATE)
+            page.screenshot(path=str(tmp_path / "time-slice.png"), full_page=True)
+            assert static["zbottom"][2] > 0 and sliced["zbottom"][2] == 0, (static, sliced)  # the top third only
+            assert sliced["zsum"][1] == static["zsum"][1]                                  # the ground truth stays
+            assert [t["name"] for t in sliced["traces"][1:] if t["visible"] is True] == ["blurred"], sliced
         finally:   # what the browser showed last, for a failure's post-mortem
             try: page.screenshot(path=str(tmp_path / "last.png"), full_page=True, timeout=10_000)
             except Exception: pass
