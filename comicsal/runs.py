@@ -22,9 +22,10 @@ import yaml
 from .config import ComicsalError, project_root, results_dir
 
 # %% auto #0
-__all__ = ['RECORDED_PACKAGES', 'CHAPTERS', 'pipelines_dir', 'pipeline_path', 'parse_params', 'runs_dir', 'latest_run', 'resolve',
-           'environment', 'RunFailed', 'run_pipeline', 'model_from_spec', 'score_models', 'disagreements',
-           'record_metrics', 'run_scores', 'build_book']
+__all__ = ['RECORDED_PACKAGES', 'LOWER_IS_BETTER', 'CHAPTERS', 'pipelines_dir', 'pipeline_path', 'parse_params', 'runs_dir',
+           'latest_run', 'resolve', 'environment', 'RunFailed', 'run_pipeline', 'model_from_spec', 'score_models',
+           'disagreements', 'record_metrics', 'run_scores', 'path_rewrites', 'relative_paths', 'score_table',
+           'rerun_command', 'run_page', 'build_book', 'check_site']
 
 # %% ../nbs/08_runs.ipynb #547d1aa6
 def pipelines_dir() -> Path:
@@ -237,15 +238,123 @@ def run_scores(folder: str | Path) -> list[str]:
         return [f"{name:<40} {proto}: {fmt(r[proto]['means'])}" for name, r in m["models"].items() if proto in r]
     return [f"{proto} (n = {m.get('n')}): {fmt(m['means'])}"] if "means" in m else []
 
+# %% ../nbs/08_runs.ipynb #0273aea0
+def path_rewrites(*places: str | Path) -> list[tuple]:
+    """How the book shows this machine's absolute paths: the project root as relative paths ('.' alone), and each
+    of `places` (a runs folder, the book's folder) by its path relative to the project root, else by its name.
+    Longest first, each matched as a whole path, not as the start of a longer name."""
+    import re
+    root = project_root()
+    shown = {}
+    for p in map(Path, places):
+        for q in {str(p.absolute()), str(p.resolve())}:
+            try: shown[q] = p.resolve().relative_to(root.resolve()).as_posix() or "."
+            except ValueError: shown[q] = p.name
+    for q in {str(root), str(root.resolve())}: shown[q] = "."
+    return [(re.compile(re.escape(old) + r"(?![\w.-])(/)?"), new) for old, new in sorted(shown.items(), key=lambda kv: -len(kv[0]))]
+
+def relative_paths(text: str, rewrites: list[tuple]) -> str:
+    "`text` with the absolute paths of `rewrites` replaced: '/…/project/results/x' → 'results/x', the root alone → '.'."
+    for pat, new in rewrites:
+        text = pat.sub(lambda m: ("" if new == "." else new + "/") if m.group(1) else new, text)
+    return text
+
+def _map_strings(obj, fn):
+    "`obj` (JSON-like: a notebook cell or output) with `fn` applied to every string in it."
+    if isinstance(obj, str): return fn(obj)
+    if isinstance(obj, list): return [_map_strings(o, fn) for o in obj]
+    if isinstance(obj, dict): return type(obj)({k: _map_strings(v, fn) for k, v in obj.items()})
+    return obj
+
+# %% ../nbs/08_runs.ipynb #109c77ba
+LOWER_IS_BETTER = ("KLD",)
+
+def score_table(metrics: dict, name: str = "run") -> str:
+    "A Markdown table of a run's metrics.json: one row per model, one column per metric, the best in bold."
+    proto = metrics.get("protocol")
+    if isinstance(metrics.get("models"), dict):
+        rows = {n: r[proto]["means"] for n, r in metrics["models"].items() if proto in r}
+    elif isinstance(metrics.get("means"), dict): rows = {name: metrics["means"]}
+    else: return ""
+    keys = [k for k in dict.fromkeys(k for m in rows.values() for k in m) if any(m.get(k) is not None for m in rows.values())]
+    best = {}
+    for k in keys:
+        vals = [m[k] for m in rows.values() if m.get(k) is not None]
+        best[k] = (min if k in LOWER_IS_BETTER else max)(vals) if len(rows) > 1 else None
+    cell = lambda v, k: "–" if v is None else (f"**{v:.4f}**" if v == best[k] else f"{v:.4f}")
+    lines = [f"| model ({proto}) | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    lines += [f"| {n} | " + " | ".join(cell(m.get(k), k) for k in keys) + " |" for n, m in rows.items()]
+    return "\n".join(lines)
+
+def rerun_command(folder: Path, rewrites: list[tuple] | None = None) -> str:
+    "The `comicsal run` command that repeats a run: its recorded parameters (paths relative to the project root)."
+    import shlex
+    params = yaml.safe_load((folder / "params.yaml").read_text()) if (folder / "params.yaml").exists() else {}
+    args = ["comicsal", "run", _run_name(folder)]
+    for k, v in (params or {}).items():
+        if k == "out_dir": continue
+        text = yaml.safe_dump(v, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip() \
+            if isinstance(v, (list, dict, bool)) or v is None else str(v)
+        args += ["-p", k, shlex.quote(relative_paths(text, rewrites or []))]
+    return " ".join(args)
+
+def _figure_outputs(nb) -> list[dict]:
+    "The figure outputs of an executed notebook (plotly HTML, PNG, SVG), in order."
+    figs = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            d = o.get("data", {})
+            if "image/png" in d or "image/svg+xml" in d or "plotly" in str(d.get("text/html", "")):
+                figs.append(o)
+    return figs
+
+def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
+    "The book page of a run: score table, figures, how to reproduce it (a notebook shown as it is, never executed)."
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    name = _run_name(folder); rel = lambda s: relative_paths(str(s), rewrites)
+    env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
+    params = yaml.safe_load((folder / "params.yaml").read_text()) if (folder / "params.yaml").exists() else {}
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    git = env.get("git", {}); pk = env.get("packages", {})
+    md = [f"# Run {folder.name}", "", f"Pipeline `{name}`; run folder `{rel(folder)}`."]
+    table = score_table(metrics, name)
+    if table: md += ["", "## Scores", "", table]
+    md += ["", "## How to reproduce it", "", "```sh", rerun_command(folder, rewrites), "```", "",
+           f"- commit `{(git.get('commit') or 'unknown')[:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else ""),
+           f"- seed {params.get('seed', 'not a parameter of this pipeline')}",
+           f"- ran {env.get('utc', '?')} on {env.get('device', {}).get('type', '?')}"
+           + (f" ({env['device'].get('threads')} threads)" if env.get("device", {}).get("threads") else "")
+           + f", Python {env.get('python', '?')}, {env.get('platform', '?')}",
+           "- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items()),
+           f"- the executed notebook: {{download}}`{name}.ipynb <{folder.name}/{name}.ipynb>`"]
+    extras = sorted(p.name for p in folder.glob("*.html"))
+    if extras: md += ["- files it wrote for viewing: " + ", ".join(f"{{download}}`{e} <{folder.name}/{e}>`" for e in extras)]
+    cells = [new_markdown_cell("\n".join(md))]
+    nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    figs = _figure_outputs(nb)
+    if figs:
+        cells.append(new_markdown_cell("## Figures"))
+        for o in figs:
+            c = new_code_cell("# a figure of the run (copied from its notebook)", metadata={"tags": ["remove-input"]})
+            c.outputs = [_map_strings(o, rel)]; cells.append(c)
+    cells.append(new_markdown_cell("The executed notebook follows."))
+    page = new_notebook(cells=cells, metadata=nb.metadata)
+    return page
+
 # %% ../nbs/08_runs.ipynb #59ca6246
 CHAPTERS = ("00_config", "01_data", "02_synth", "03_metrics", "04_models", "04b_structure", "05_train", "06_predict",
             "07_explore", "08_runs", "09_cli", "10_reliability", "11_scale", "12_time")
+_TEXT_SUFFIXES = (".html", ".js", ".ipynb", ".txt", ".md", ".json", ".py")
 
-def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None):
-    """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, and
-    markdown links are rewritten by `links` (old prefix → new)."""
+def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None,
+               rewrites: list[tuple] | None = None):
+    """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, cells that
+    call `nbdev_export()` are left out, markdown links are rewritten by `links` (old prefix → new) and absolute
+    paths by `rewrites` (see `path_rewrites`), in sources and outputs."""
     import nbformat
     nb = nbformat.read(src, as_version=4)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "nbdev_export()" in c.source)]
     for c in nb.cells:
         if c.cell_type == "markdown":
             for old, new in (links or {}).items(): c.source = c.source.replace(f"]({old}", f"]({new}")
@@ -253,21 +362,10 @@ def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, s
             first = [l.strip() for l in c.source.splitlines()[:3]]
             if any(l in ("#| hide", "#|hide") or l.startswith("#| default_exp") for l in first):
                 c.metadata.setdefault("tags", []).append("remove-cell")
+    if rewrites:
+        for i, c in enumerate(nb.cells): nb.cells[i] = _map_strings(c, lambda s: relative_paths(s, rewrites))
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)
-
-def _run_intro(folder: Path) -> str:
-    params = (folder / "params.yaml").read_text() if (folder / "params.yaml").exists() else ""
-    env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
-    lines = [f"# Run {folder.name}", "", f"Run folder: `{folder}`", "", "Parameters:", "", "```yaml", params.strip(), "```", ""]
-    if env:
-        git = env.get("git", {})
-        lines += [f"Ran {env.get('utc', '?')} on {env.get('device', {}).get('type', '?')}, comicsal "
-                  f"{env.get('packages', {}).get('comicsal')}, commit `{(git.get('commit') or '?')[:10]}`"
-                  + (" (uncommitted changes)" if git.get("dirty") else ""), ""]
-    scores = run_scores(folder)
-    if scores: lines += ["Scores:", ""] + [f"- `{s}`" for s in scores] + [""]
-    return "\n".join(lines)
 
 def _jb_extensions() -> list[str]:
     from jupyter_book.config import get_default_sphinx_config
@@ -275,11 +373,13 @@ def _jb_extensions() -> list[str]:
 
 def build_book(out: str | Path | None = None, runs: str | Path | None = None, execute: bool = True,
                max_runs: int = 50, quiet: bool = True) -> Path:
-    "Build the HTML book (chapters + runs) with jupyter-book; return the path of its index.html."
+    "Build the HTML book (chapters + runs) with jupyter-book; return the path of its index.html (a relocatable site)."
+    import nbformat
     out = Path(out or results_dir() / "book"); runs = Path(runs or runs_dir())
     nbs = project_root() / "nbs"
     src = out / "src"
     if src.exists(): shutil.rmtree(src)
+    rw = path_rewrites(runs, out)
     _book_copy(nbs / "index.ipynb", src / "index.ipynb", links={"nbs/": "chapters/"})   # README links → chapters
     chapters = [c for c in CHAPTERS if (nbs / f"{c}.ipynb").exists()]
     for c in chapters: _book_copy(nbs / f"{c}.ipynb", src / "chapters" / f"{c}.ipynb")
@@ -287,9 +387,10 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
                           and (f / f"{_run_name(f)}.ipynb").exists()), reverse=True)[:max_runs]
     run_entries = []
     for f in run_folders:
-        (src / "runs").mkdir(parents=True, exist_ok=True)
-        (src / "runs" / f"{f.name}.md").write_text(_run_intro(f))
-        _book_copy(f / f"{_run_name(f)}.ipynb", src / "runs" / f.name / f"{_run_name(f)}.ipynb", tag_hidden=False)
+        page_dir = src / "runs" / f.name
+        _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
+        for extra in f.glob("*.html"): shutil.copy(extra, page_dir / extra.name)      # downloads of the run page
+        nbformat.write(run_page(f, rw), src / "runs" / f"{f.name}.ipynb")
         run_entries.append({"file": f"runs/{f.name}", "sections": [{"file": f"runs/{f.name}/{_run_name(f)}"}]})
     toc = {"format": "jb-book", "root": "index",
            "parts": [{"caption": "Chapters", "chapters": [{"file": f"chapters/{c}"} for c in chapters]}]}
@@ -300,8 +401,12 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
               # jupyter-book's default extensions without sphinx_thebe: live code needs a server the static book does
               # not have, and with Sphinx 7 it declares its config script twice (a JavaScript error on every page)
               "sphinx": {"config": {"html_show_copyright": False, "suppress_warnings": ["mystnb.unknown_mime_type", "myst.header"],
-                                    "extensions": [e for e in _jb_extensions() if e != "sphinx_thebe"]}},
-              "html": {"use_repository_button": False}, "repository": {"url": "https://github.com/comicsal/comicsal"},
+                                    # MathJax served from the site itself (sphinx-mathjax-offline), not from a CDN
+                                    "extensions": [e for e in _jb_extensions() if e != "sphinx_thebe"] + ["sphinx-mathjax-offline"],
+                                    "nb_ipywidgets_js": {}}},     # (require.js and the widget manager from a CDN)
+              # no linkify: it turned file names in prose ("DESIGN.md") into links to http://DESIGN.md
+              "parse": {"myst_enable_extensions": ["colon_fence", "dollarmath", "substitution", "tasklist"]},
+              "html": {"use_repository_button": False},
               "launch_buttons": {"thebe": False, "binderhub_url": "", "colab_url": "", "jupyterhub_url": ""}}
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -313,5 +418,47 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     index = out / "_build" / "html" / "index.html"
     if r.returncode != 0 or not index.is_file():
         raise ComicsalError(f"jupyter-book build failed (exit {r.returncode}):\n{(r.stdout + r.stderr)[-4000:]}")
-    (out / "build.log").write_text(r.stdout + r.stderr)
+    for f in index.parent.rglob("*"):        # what the chapters printed at build time, and Sphinx's own copies
+        if f.suffix in _TEXT_SUFFIXES and f.is_file():
+            text = f.read_text(errors="surrogateescape"); new = relative_paths(text, rw)
+            if new != text: f.write_text(new, errors="surrogateescape")
+    (out / "build.log").write_text(relative_paths(r.stdout + r.stderr, rw))
     return index
+
+# %% ../nbs/08_runs.ipynb #7a1771e5
+_FILE_LIKE = (".md", ".ipynb", ".py", ".txt", ".json", ".csv", ".png", ".jpg", ".html", ".yaml", ".yml", ".ini", ".toml", ".pt")
+
+def check_site(html_root: str | Path) -> list[str]:
+    """A local link checker for a built site: every `href`/`src` (and `srcset`, CSS `url()` in style attributes) of
+    every HTML page must be relative and resolve to a file inside `html_root`; returns the problems (empty: fine).
+    Anchors and `data:`/`mailto:` URIs are fine, and so are hyperlinks (`<a>`) to web pages — the references a
+    text cites; any *asset* (script, style sheet, image, frame) with a scheme, and any link starting with `/`,
+    `file:` or leaving the folder, is a problem: it breaks when the site moves or needs the network."""
+    import re
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urlsplit
+    root = Path(html_root).resolve()
+    links = []
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for k, v in attrs:
+                if v is None: continue
+                if k in ("href", "src", "data", "poster"): links.append((tag, v))
+                elif k == "srcset": links.extend((tag, part.strip().split()[0]) for part in v.split(",") if part.strip())
+                elif k == "style": links.extend((tag, u) for u in re.findall(r"url\(['\"]?([^'\")]+)", v))
+    problems = []
+    for page in sorted(root.rglob("*.html")):
+        if "_static" in page.relative_to(root).parts: continue      # theme templates shipped as assets, not pages
+        links.clear(); P().feed(page.read_text(errors="replace"))
+        for tag, url in links:
+            if url.startswith(("#", "data:", "mailto:", "javascript:")) or not url.strip(): continue
+            u = urlsplit(url)
+            where = f"{page.relative_to(root)}: <{tag}> {url}"
+            host = u.netloc.lower().split(":")[0]
+            if tag == "a" and u.scheme in ("http", "https") and "." in host and not host.endswith(_FILE_LIKE): continue  # a reference
+            if u.scheme or u.netloc or url.startswith("/"): problems.append(f"{where} points outside the site"); continue
+            target = (page.parent / unquote(u.path)).resolve()
+            if not target.is_relative_to(root): problems.append(f"{where} leaves the site folder"); continue
+            if target.is_dir(): target = target / "index.html"
+            if not target.exists(): problems.append(f"{where} does not exist")
+    return problems

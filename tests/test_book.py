@@ -1,16 +1,30 @@
 """The book: built offline by jupyter-book from the chapters and recorded runs; plotly renders in a real browser."""
+import contextlib
+import functools
+import http.server
 import json
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from browser import chromium, render
-from comicsal.runs import build_book, run_pipeline
+from conftest import ROOT
+from comicsal.runs import build_book, check_site, run_pipeline
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:   # a dev requirement; missing only in a venv made before it was added
+    sync_playwright = None
+
+BEFORE = {}     # time stamps of project files before the book is built (it must not rewrite them)
 
 
 @pytest.fixture(scope="module")
 def book(sample, tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
+    BEFORE.update(pyproject=(ROOT / "pyproject.toml").stat().st_mtime_ns, init=(ROOT / "comicsal" / "__init__.py").stat().st_mtime_ns)
     runs = root / "runs"
     run_pipeline("train", {"data": str(sample), "backbone": "none", "long_side": 256, "epochs": 3}, root=runs, progress=False)
     compare = run_pipeline("compare", {"data": str(sample), "models": ["latest:train/model/model.pt", "centre-bias"]},
@@ -52,3 +66,94 @@ def test_plotly_renders_in_chromium(book, tmp_path):
     assert not errors, f"{chapter}: JavaScript errors: {errors}"
     assert dom.count('class="main-svg"') >= 2 and "▶ play" in dom and "slice 3/3" in dom
     assert "src=\"https://cdn.plot" not in chapter.read_text()
+
+
+BOOK_TEXT = (".html", ".js", ".ipynb", ".txt", ".json")
+
+
+@pytest.mark.skipif(chromium() is None or sync_playwright is None,
+                    reason="Chromium or playwright is not installed (.ci/run installs Debian's chromium)")
+def test_book_is_a_relocatable_site(book, tmp_path):
+    """Move the built site elsewhere; every page renders in Chromium over file:// and over HTTP, with no console
+    error and no request to the network; every local link and asset resolves; no absolute build path is left."""
+    index, compare = book
+    html, moved = index.parent, tmp_path / "published" / "comicsal-book"
+    moved.parent.mkdir()
+    shutil.move(html, moved)
+    try:
+        assert check_site(moved) == []
+        built = [str(index.parent.parent.parent), str(ROOT), str(compare.parent)]    # the book folder, the project, the runs
+        for f in sorted(moved.rglob("*")):
+            if f.suffix in BOOK_TEXT and f.is_file():
+                text = f.read_text(errors="replace")
+                assert not [b for b in built if b in text], f"{f.relative_to(moved)} shows an absolute build path"
+        pages = [p for p in sorted(moved.rglob("*.html")) if "_static" not in p.relative_to(moved).parts
+                 and p.name not in ("genindex.html", "search.html")]
+        assert len(pages) >= 15
+        with sync_playwright() as pw, _serve(moved) as base:
+            browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"], headless=True)
+            try:
+                for url in [p.as_uri() for p in pages] + [f"{base}/{p.relative_to(moved).as_posix()}" for p in pages[:6]]:
+                    problems = _visit(browser, url)
+                    assert not problems, f"{url}: {problems}"
+            finally:
+                browser.close()
+    finally:
+        shutil.move(moved, html)
+
+
+def test_run_pages_show_scores_figures_and_the_rerun_command(book):
+    index, compare = book
+    import html as H, re
+    page = (index.parent / "runs" / f"{compare.name}.html").read_text()
+    text = H.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "<table" in page and "<strong>" in page                      # the score table, best in bold
+    assert "plotly-graph-div" in page                                  # the run's figures above its notebook
+    assert "How to reproduce it" in text and "comicsal run compare -p data" in text
+    assert "latest:" not in text and "model/model.pt" in text          # the model as the run resolved it
+    assert "commit " in text and "seed 0" in text and "packages: comicsal" in text
+    assert re.search(r'href="[^"]*_downloads/[^"]*/compare\.ipynb"', page)    # the executed notebook, downloadable
+
+
+def test_book_build_leaves_the_package_and_pyproject_alone(book):
+    "The book executes the chapters; their nbdev_export() cells are left out, so nothing in the project is rewritten."
+    index, _ = book
+    assert (ROOT / "pyproject.toml").stat().st_mtime_ns == BEFORE["pyproject"]
+    assert (ROOT / "comicsal" / "__init__.py").stat().st_mtime_ns == BEFORE["init"]
+    assert "nbdev_export()" not in (index.parent / "_sources" / "chapters" / "01_data.ipynb").read_text()
+
+
+@contextlib.contextmanager
+def _serve(folder: Path):
+    "A static HTTP server on 127.0.0.1 serving `folder`: yields its base URL."
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a): pass
+    handler = functools.partial(Quiet, directory=str(folder))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True); t.start()
+    try: yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally: srv.shutdown(); srv.server_close()
+
+
+def _visit(browser, url: str) -> list[str]:
+    "Open `url`; the problems seen: console errors, page errors, failed or network requests, an empty page."
+    problems = []
+    page = browser.new_page()
+    def route(r):
+        u = r.request.url
+        if u.startswith(("file:", "data:", "blob:", "about:")) or u.startswith("http://127.0.0.1"): r.continue_()
+        else: problems.append(f"network request {u}"); r.abort()
+    page.route("**/*", route)
+    # (the theme logs "Got invalid theme mode" as an error when its light/dark setting is not stored yet: harmless)
+    page.on("console", lambda m: m.type == "error" and "theme mode" not in m.text and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    try:
+        page.goto(url, wait_until="load", timeout=60_000)
+        page.wait_for_timeout(300)
+        shown = page.evaluate("(() => { const m = document.querySelector('main') || document.body;"
+                              " return m.innerText.length + 1000 * document.querySelectorAll('.main-svg').length; })()")
+        if shown < 50: problems.append("nothing shown")       # a page's text, or a drawn plotly figure (explorer.html)
+    finally:
+        page.close()
+    return problems
