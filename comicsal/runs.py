@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import ComicsalError, project_root, results_dir
+from .config import ComicsalError, ComicsalWarning, project_root, results_dir
 
 # %% auto #0
 __all__ = ['RECORDED_PACKAGES', 'LOWER_IS_BETTER', 'CHAPTERS', 'pipelines_dir', 'pipeline_path', 'parse_params', 'runs_dir',
@@ -423,6 +423,11 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
             text = f.read_text(errors="surrogateescape"); new = relative_paths(text, rw)
             if new != text: f.write_text(new, errors="surrogateescape")
     (out / "build.log").write_text(relative_paths(r.stdout + r.stderr, rw))
+    problems = check_site(index.parent)         # defined below: the local link checker
+    if problems:
+        import warnings
+        warnings.warn(f"the built site is not self-contained ({len(problems)} problem(s)); it may break when moved or "
+                      "need the network:\n  " + "\n  ".join(problems[:10]), ComicsalWarning, stacklevel=2)
     return index
 
 # %% ../nbs/08_runs.ipynb #7a1771e5
