@@ -87,8 +87,8 @@ def _train(a) -> int:
     from comicsal.train import TrainConfig, train
     from dataclasses import fields
     if a.temporal is not None: return _train_temporal(a)
-    a.epochs = TrainConfig.epochs if a.epochs is None else a.epochs
-    a.lr = TrainConfig.lr if a.lr is None else a.lr
+    for k in ("epochs", "lr", "batch_size"):          # left unset on the command line: --temporal has its own defaults
+        if getattr(a, k) is None: setattr(a, k, getattr(TrainConfig, k))
     given = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)}
     given["data"] = [str(d) for d in a.data] if len(a.data) > 1 else str(a.data[0])
     given["structure"] = tuple(x for x in (a.structure or "").split(",") if x and x != "none")
@@ -104,15 +104,13 @@ def _train(a) -> int:
 
 def _train_temporal(a) -> int:
     "`train --temporal K`: a time-slice readout on a trained static model (chapter 12)."
-    import inspect
     from comicsal.temporal import train_temporal
     if a.resume: raise ComicsalError("--temporal training is short and does not resume; run it again with --force.")
-    D = inspect.signature(train_temporal).parameters
     out = a.out or results_dir() / "models" / f"{Path(str(a.base)).stem}-t{a.temporal}"
-    s = train_temporal(a.base, [str(d) for d in a.data], out, k=a.temporal, seconds=a.seconds,
-                       epochs=D["epochs"].default if a.epochs is None else a.epochs, batch_size=a.batch_size,
-                       lr=D["lr"].default if a.lr is None else a.lr, seed=a.seed, cache_dir=a.cache_dir if a.cache == "disk" else None,
-                       device=a.device, force=a.force, progress=not a.no_progress)
+    given = {k: getattr(a, k) for k in ("epochs", "lr", "batch_size") if getattr(a, k) is not None}   # else train_temporal's
+    s = train_temporal(a.base, [str(d) for d in a.data], out, k=a.temporal, seconds=a.seconds, seed=a.seed,
+                       cache_dir=a.cache_dir if a.cache == "disk" else None, device=a.device, force=a.force,
+                       progress=not a.no_progress, **given)
     ig = s["ig_over_static_bits"]
     print(f"temporal readout: {a.temporal} slices on {s['base']}, {s['pages']['train']} training pages; information gain "
           f"over the static map {ig['train']:.3f} bits/fixation (train)" + (f", {ig['val']:.3f} (val)" if ig["val"] is not None else ""))
@@ -200,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"comicsal {comicsal.__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors too")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from comicsal.data import MAX_PIXELS_DEFAULT
+    from comicsal.data import MAX_PIXELS_DEFAULT, TIME_SECONDS
     big = argparse.ArgumentParser(add_help=False)     # options of every command that reads pages
     big.add_argument("--max-pixels", type=int, metavar="N",
                      help=f"largest page (width × height) read; larger ones are refused (default {MAX_PIXELS_DEFAULT:,}, "
@@ -264,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and the static map against the same fixations (NSS, AUC-Judd, IG)")
     e.add_argument("--slice-by", choices=["time", "rank"], help="how --temporal cuts scanpaths (default: time where "
                    "fixations have timestamps, else rank)")
-    e.add_argument("--seconds", type=float, default=3.0, help="--temporal: the viewing time the slices cover (default 3 s)")
+    e.add_argument("--seconds", type=float, default=TIME_SECONDS, help=f"--temporal: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
     e.add_argument("--out", type=Path, help="output folder (default: results/eval/<pred>-<protocol>-<split>)")
     e.add_argument("--force", action="store_true", help="overwrite metrics.json / per_image.csv in --out")
     e.add_argument("--no-progress", action="store_true")
@@ -280,9 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--structure", default="", help="structure maps as extra readout inputs: panels,text (default: none)")
     t.add_argument("--backbone", default=D.backbone, choices=BACKBONES)
     t.add_argument("--out", type=Path, help="output folder (default: results/models/<model>)")
-    t.add_argument("--epochs", type=int, help=f"default {D.epochs} ({8} with --temporal)")
-    t.add_argument("--batch-size", type=int, default=D.batch_size)
-    t.add_argument("--lr", type=float, help=f"default {D.lr} ({0.01} with --temporal)")
+    import inspect
+    from comicsal.temporal import train_temporal
+    T = {k: p.default for k, p in inspect.signature(train_temporal).parameters.items()}    # --temporal's defaults
+    t.add_argument("--epochs", type=int, help=f"default {D.epochs} ({T['epochs']} with --temporal)")
+    t.add_argument("--batch-size", type=int, help=f"default {D.batch_size} ({T['batch_size']} with --temporal)")
+    t.add_argument("--lr", type=float, help=f"default {D.lr} ({T['lr']} with --temporal)")
     t.add_argument("--long-side", type=int, default=D.long_side, help="page size fed to the backbone (px)")
     t.add_argument("--loss-cc", type=float, default=D.loss_cc, help="weight of a −CC loss term")
     t.add_argument("--loss-nss", type=float, default=D.loss_nss, help="weight of a −NSS loss term")
@@ -303,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--temporal", type=int, metavar="K", help="train a K-time-slice readout on the static model --base "
                    "from the scanpaths of --data (chapter 12) instead of a static model")
     t.add_argument("--base", default="comicsal", help="--temporal: the static model it sits on (shipped name or checkpoint; default comicsal)")
-    t.add_argument("--seconds", type=float, default=3.0, help="--temporal: the viewing time the slices cover (default 3 s)")
+    t.add_argument("--seconds", type=float, default=TIME_SECONDS, help=f"--temporal: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.add_argument("--no-progress", action="store_true")

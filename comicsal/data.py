@@ -35,11 +35,11 @@ __all__ = ['MAX_PIXELS_DEFAULT', 'TIME_SLICES', 'TIME_SECONDS', 'ARCHIVE_EXTS', 
            'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery',
            'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels',
            'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'load_fixations',
-           'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'page_time_slices',
-           'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset',
-           'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages', 'normalise_layout',
-           'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage', 'load_openmantra',
-           'load_coco_structure', 'load_synth_structure', 'load_structure']
+           'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'slice_mode',
+           'page_time_slices', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target',
+           'ComicDataset', 'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages',
+           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
+           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -421,7 +421,6 @@ def load_fixations(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
 
 def page_fixations(page: Page, shape: tuple[int, int]) -> np.ndarray | None:
     "The page's fixations as (x, y) on a grid of `shape` (from JSON, else the fixation map); None without either."
-    H, W = shape
     if page.fixations is not None:
         pts, (h, w) = load_fixations(page.fixations)
     elif page.fixmap is not None:
@@ -429,6 +428,11 @@ def page_fixations(page: Page, shape: tuple[int, int]) -> np.ndarray | None:
         yx = np.argwhere(m > 0.5); pts = yx[:, ::-1].astype(np.float64)
     else:
         return None
+    return _to_grid(pts, (h, w), shape)
+
+def _to_grid(pts: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
+    "(x, y) points of an image of `src_hw` on a grid of `dst_hw` (pixel centres kept aligned); points outside dropped."
+    (h, w), (H, W) = src_hw, dst_hw
     pts = (pts + 0.5) * np.array([W / w, H / h]) - 0.5
     keep = (pts[:, 0] > -0.5) & (pts[:, 1] > -0.5) & (pts[:, 0] < W - 0.5) & (pts[:, 1] < H - 0.5)
     return np.clip(pts[keep], 0, [W - 1, H - 1])
@@ -480,9 +484,9 @@ def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: floa
     """The (x, y) fixations of each of `k` slices: by 'time' (fixations starting in [j·T/k, (j+1)·T/k)) when every
     fixation has a start time, else by 'rank' (each scanpath cut into k runs of nearly equal length)."""
     if k < 1: raise ComicsalError(f"time slices: k must be ≥ 1, not {k}.")
-    timed = all(len(p) == 0 or not np.isnan(p[:, 2]).any() for p in scanpaths)
-    by = by or ("time" if timed and any(len(p) for p in scanpaths) else "rank")
-    if by == "time" and not timed: raise ComicsalError("time slices by time need start times on every fixation; use by='rank'.")
+    by = by or slice_mode(scanpaths)
+    if by == "time" and not _timed(scanpaths):
+        raise ComicsalError("time slices by time need start times on every fixation; use by='rank'.")
     out = [[] for _ in range(k)]
     for p in scanpaths:
         if not len(p): continue
@@ -492,6 +496,12 @@ def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: floa
         else:
             for s, part in enumerate(np.array_split(p[:, :2], k)): out[s].append(part)
     return [np.concatenate(o) if o else np.zeros((0, 2)) for o in out]
+
+def _timed(scanpaths: list[np.ndarray]) -> bool: return all(len(p) == 0 or not np.isnan(p[:, 2]).any() for p in scanpaths)
+
+def slice_mode(scanpaths: list[np.ndarray]) -> str:
+    "How `time_slices` cuts by default: 'time' when every fixation has a start time (and there is one), else 'rank'."
+    return "time" if _timed(scanpaths) and any(len(p) for p in scanpaths) else "rank"
 
 def _scanpath_file(page: Page) -> Path | None:
     "A page's scanpaths: its fixation file, else the synthetic layout next to its images (DIR/layout/<split>/<stem>.json)."
@@ -504,14 +514,8 @@ def page_time_slices(page: Page, shape: tuple[int, int], k: int = TIME_SLICES, s
     "The page's fixations per time slice as (x, y) on a grid of `shape`; None without scanpaths."
     f = _scanpath_file(page)
     if f is None: return None
-    paths, (h, w) = load_scanpaths(f)
-    H, W = shape
-    out = []
-    for pts in time_slices(paths, k, seconds, by):
-        pts = (pts + 0.5) * np.array([W / w, H / h]) - 0.5
-        keep = (pts[:, 0] > -0.5) & (pts[:, 1] > -0.5) & (pts[:, 0] < W - 0.5) & (pts[:, 1] < H - 0.5)
-        out.append(np.clip(pts[keep], 0, [W - 1, H - 1]))
-    return out
+    paths, hw = load_scanpaths(f)
+    return [_to_grid(pts, hw, shape) for pts in time_slices(paths, k, seconds, by)]
 
 # %% ../nbs/01_data.ipynb #7faab18f
 def _size_summary(sizes: list[tuple[int, int]]) -> str:

@@ -53,7 +53,8 @@ def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Pat
         folder = Path(folder)
         if not folder.is_dir(): raise ComicsalError(f"prediction folder {folder} ({name}) does not exist.")
         folders[name] = _by_stem(folder, Discovery(root=folder))
-        ts = [folder / f"t{j}" for j in range(100) if (folder / f"t{j}").is_dir()]   # t0, t1, … (chapter 12)
+        from comicsal.temporal import slice_folders
+        ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (chapter 12)
         if ts: timed[name] = [_by_stem(t, Discovery(root=t)) for t in ts]
     pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f},
                           {n: [t[p.stem] for t in ts] for n, ts in timed.items() if all(p.stem in t for t in ts)})
@@ -265,7 +266,8 @@ class Explorer:
     def _order(self, p: ExplorerPage, H: int, W: int):
         "The detected panels numbered by their predicted first visit (from the first prediction with slices): (shapes, annotations)."
         from comicsal.structure import detect_panels
-        from comicsal.temporal import first_visit_times, order_marks
+        from comicsal.predict import _page_size
+        from comicsal.temporal import order_marks, panel_times
         name = next((n for n in self.layers[1:] if p.slices.get(n)), None)
         if name is None: return [], []
         if p.stem not in self._panels: self._panels[p.stem] = detect_panels(load_image(p.image))
@@ -273,10 +275,8 @@ class Explorer:
         if not boxes: return [], []
         sl = np.stack([_display_map(f, (H, W), self.grid) for f in p.slices[name]])
         sl = sl / np.maximum(sl.sum((1, 2), keepdims=True), 1e-12)        # each slice a density
-        with Image.open(p.image) as im: iw, ih = im.size
-        gy, gx = sl.shape[1] / ih, sl.shape[2] / iw
-        times = first_visit_times(sl, [[b[0] * gx, b[1] * gy, b[2] * gx, b[3] * gy] for b in boxes])
-        return order_marks(boxes, times, W / iw, H / ih)
+        page_hw = _page_size(p.image)
+        return order_marks(boxes, panel_times(sl, boxes, page_hw), page_hw, (H, W))
 
     def _draw(self):
         traces, layout = self._traces()
@@ -289,8 +289,8 @@ class Explorer:
         m = self.metrics.get(self.table_model_w.value, {})
         key = self.sort_w.value; stems = {p.stem for p in self.pages}
         rows = [r for s, r in m.items() if s in stems and key in r]
-        lower_better = key in ("KLD",)
-        return sorted(rows, key=lambda r: r[key], reverse=lower_better)   # worst first
+        from comicsal.metrics import LOWER_IS_BETTER
+        return sorted(rows, key=lambda r: r[key], reverse=key in LOWER_IS_BETTER)   # worst first
 
     def _table(self):
         rows = self._rows()

@@ -24,10 +24,10 @@ from .data import (discover, infer_style, read_styles, load_map, open_image, _by
                            Page, UnreadableImage, page_fixations)
 
 # %% auto #0
-__all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'METRIC_RANGES', 'normalize_range',
-           'normalize_sum', 'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy', 'centre_bias', 'auc_judd',
-           'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize', 'auc_ai4va', 'cc_ai4va',
-           'kld_ai4va', 'score_ai4va', 'score_mit', 'EvalResult', 'evaluate']
+__all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'LOWER_IS_BETTER', 'METRIC_RANGES',
+           'normalize_range', 'normalize_sum', 'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy', 'centre_bias',
+           'auc_judd', 'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize', 'auc_ai4va',
+           'cc_ai4va', 'kld_ai4va', 'score_ai4va', 'score_mit', 'EvalResult', 'evaluate']
 
 # %% ../nbs/03_metrics.ipynb #d4cd48e0
 EPS = 2.2204e-16   # MATLAB's eps, as used by the MIT benchmark code
@@ -243,6 +243,7 @@ def score_mit(pred, gt, fix=None, other_fix=None, baseline=None, rng=None, rule:
 PROTOCOLS = {"ai4va": AI4VA_METRICS, "mit": MIT_METRICS}
 REFERENCES = {"centre": lambda stem, shape: centre_bias(shape), "uniform": lambda stem, shape: np.ones(shape)}
 # where each metric's values live; a value outside its range is a bug and never reaches a file
+LOWER_IS_BETTER = ("KLD",)               # every other metric: higher is better
 METRIC_RANGES = {"AUC": (0, 1), "AUC-Judd": (0, 1), "AUC-Borji": (0, 1), "sAUC": (0, 1), "CC": (-1, 1),
                  "SIM": (0, 1), "KLD": (0, math.inf), "NSS": (-math.inf, math.inf), "IG": (-math.inf, math.inf)}
 

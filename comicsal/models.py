@@ -19,15 +19,22 @@ from .data import grid_target
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'BASELINES', 'STRUCTURE_PRIORS', 'SHIPPED',
-           'MODEL_NAMES', 'STRUCTURE_MODELS', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid',
-           'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel',
+           'MODEL_NAMES', 'STRUCTURE_MODELS', 'grid_mask_windows', 'log_density', 'resize_mask', 'density_to_uint8',
+           'page_grid', 'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel',
            'gaussian_blur', 'Backbone', 'EfficientNetLite', 'torchvision_weights_file', 'load_torchvision_state',
            'TorchvisionBackbone', 'TinyCNN', 'make_backbone', 'LayerNorm2d', 'fuse_features', 'SaliencyHead',
-           'ComicsalModel', 'DeepGazeIIEModel', 'fit_to_pages', 'shipped_checkpoint', 'build_model', 'trainable_state',
-           'nonfinite_tensors', 'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name',
+           'window_maps', 'ComicsalModel', 'DeepGazeIIEModel', 'fit_to_pages', 'shipped_checkpoint', 'build_model',
+           'trainable_state', 'nonfinite_tensors', 'save_checkpoint', 'read_checkpoint', 'load_model', 'model_by_name',
            'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel']
 
 # %% ../nbs/04_models.ipynb #dcc91571
+def grid_mask_windows(mask: torch.Tensor | None, feats: torch.Tensor) -> tuple[torch.Tensor | None, list | None]:
+    """`mask` (any resolution) on the grid of `feats`, and each padded page's window (0, 0, valid rows, valid
+    columns): in a padded batch every page gets the centre bias of its own size. (None, None) without a mask."""
+    m = resize_mask(mask, feats.shape[-2:])
+    if m is None: return None, None
+    return m, [(0, 0, int(mi[0].any(1).sum()), int(mi[0].any(0).sum())) for mi in m]
+
 def log_density(scores: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     "(B, H, W) or (B, 1, H, W) scores → (B, H, W) log-softmax over each page's valid pixels (padding −∞)."
     if scores.dim() == 4: scores = scores[:, 0]
@@ -364,16 +371,20 @@ class SaliencyHead(nn.Module):
         features are a crop of a page's grid, so the centre bias is taken from the matching part of the page."""
         s = gaussian_blur(self.readout(feats), self.log_blur.exp(), mask)[:, 0]
         h, w = s.shape[-2:]
-        if windows is None or all(wd is None for wd in windows):
-            cb = self.centre_map((h, w)).expand_as(s)
-        else:
-            cb = s.new_zeros(s.shape)
-            for i, wd in enumerate(windows):
-                if wd is None: cb[i] = self.centre_map((h, w)); continue
-                top, left, H, W = wd
-                part = self.centre_map((H, W))[top:top + h, left:left + w]
-                cb[i, :part.shape[0], :part.shape[1]] = part
+        if windows is None or all(wd is None for wd in windows): cb = self.centre_map((h, w)).expand_as(s)
+        else: cb = window_maps(self.centre_map, windows, (h, w))
         return s + self.centre_weight * cb
+
+def window_maps(page_map, windows: list, hw: tuple[int, int]) -> torch.Tensor:
+    """Per item, `page_map((H, W))` — a map (…, H, W) over a whole page's grid — cut to the item's window
+    (top, left, H, W), or the whole `hw` grid for None, and zero-padded to `hw`: (B, …, h, w)."""
+    h, w = hw; out = []
+    for wd in windows:
+        top, left, H, W = wd if wd is not None else (0, 0, h, w)
+        part = page_map((H, W))[..., top:top + h, left:left + w]
+        full = part.new_zeros(*part.shape[:-2], h, w); full[..., :part.shape[-2], :part.shape[-1]] = part
+        out.append(full)
+    return torch.stack(out)
 
 class ComicsalModel(SaliencyModel):
     "A frozen backbone + `SaliencyHead`, DeepGaze IIE style (see above)."
@@ -416,10 +427,8 @@ class ComicsalModel(SaliencyModel):
     def logits_from_features(self, feats, mask=None, windows=None):
         """Logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch each page
         gets the centre bias of its own size (its valid cells), not of the padded canvas."""
-        m = resize_mask(mask, feats.shape[-2:])
-        if windows is None and m is not None:
-            windows = [(0, 0, int(mi[0].any(1).sum()), int(mi[0].any(0).sum())) for mi in m]
-        return self.head(feats, m, windows)
+        m, own = grid_mask_windows(mask, feats)
+        return self.head(feats, m, windows if windows is not None else own)
 
     def forward(self, images, mask=None, out_size: tuple[int, int] | None = None):
         "Log-density at `out_size` (default: the input's size)."

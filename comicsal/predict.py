@@ -31,7 +31,7 @@ def model_long_side(model: SaliencyModel) -> int:
 
 def _run(model: SaliencyModel, x: torch.Tensor, mask=None, temporal: bool = False) -> torch.Tensor:
     "(B, h, w) log-densities, or (B, 1 + K, h, w) — the static map, then the K time slices (chapter 12) — when `temporal`."
-    return model.static_and_slices(x, mask) if temporal else model(x, mask) if mask is not None else model(x)
+    return model.static_and_slices(x, mask) if temporal else model(x, mask)
 
 @torch.no_grad()
 def page_logits(model: SaliencyModel, path: str | Path, device=None, temporal: bool = False) -> torch.Tensor:

@@ -22,10 +22,10 @@ import yaml
 from .config import ComicsalError, ComicsalWarning, project_root, results_dir
 
 # %% auto #0
-__all__ = ['RECORDED_PACKAGES', 'LOWER_IS_BETTER', 'CHAPTERS', 'pipelines_dir', 'pipeline_path', 'parse_params', 'runs_dir',
-           'latest_run', 'resolve', 'environment', 'RunFailed', 'run_pipeline', 'model_from_spec', 'score_models',
-           'disagreements', 'record_metrics', 'run_scores', 'path_rewrites', 'relative_paths', 'score_table',
-           'rerun_command', 'run_page', 'build_book', 'check_site']
+__all__ = ['RECORDED_PACKAGES', 'CHAPTERS', 'pipelines_dir', 'pipeline_path', 'parse_params', 'runs_dir', 'latest_run', 'resolve',
+           'environment', 'RunFailed', 'run_pipeline', 'model_from_spec', 'score_models', 'disagreements',
+           'record_metrics', 'run_scores', 'path_rewrites', 'relative_paths', 'score_table', 'rerun_command',
+           'run_page', 'build_book', 'check_site']
 
 # %% ../nbs/08_runs.ipynb #547d1aa6
 def pipelines_dir() -> Path:
@@ -234,9 +234,16 @@ def run_scores(folder: str | Path) -> list[str]:
     if not f.is_file(): return []
     m = json.loads(f.read_text()); proto = m.get("protocol")
     fmt = lambda means: "  ".join(f"{k} {v:.4f}" for k, v in means.items() if v is not None)
-    if isinstance(m.get("models"), dict):
-        return [f"{name:<40} {proto}: {fmt(r[proto]['means'])}" for name, r in m["models"].items() if proto in r]
-    return [f"{proto} (n = {m.get('n')}): {fmt(m['means'])}"] if "means" in m else []
+    rows = _score_rows(m)
+    if isinstance(m.get("models"), dict): return [f"{name:<40} {proto}: {fmt(means)}" for name, means in rows.items()]
+    return [f"{proto} (n = {m.get('n')}): {fmt(means)}" for means in rows.values()]
+
+def _score_rows(metrics: dict, name: str = "run") -> dict[str, dict]:
+    "{model: means} of a run's metrics.json: every model of a comparison under its protocol, else the run's own means."
+    proto = metrics.get("protocol")
+    if isinstance(metrics.get("models"), dict):
+        return {n: r[proto]["means"] for n, r in metrics["models"].items() if proto in r}
+    return {name: metrics["means"]} if isinstance(metrics.get("means"), dict) else {}
 
 # %% ../nbs/08_runs.ipynb #0273aea0
 def path_rewrites(*places: str | Path) -> list[tuple]:
@@ -267,15 +274,11 @@ def _map_strings(obj, fn):
     return obj
 
 # %% ../nbs/08_runs.ipynb #109c77ba
-LOWER_IS_BETTER = ("KLD",)
-
 def score_table(metrics: dict, name: str = "run") -> str:
     "A Markdown table of a run's metrics.json: one row per model, one column per metric, the best in bold."
-    proto = metrics.get("protocol")
-    if isinstance(metrics.get("models"), dict):
-        rows = {n: r[proto]["means"] for n, r in metrics["models"].items() if proto in r}
-    elif isinstance(metrics.get("means"), dict): rows = {name: metrics["means"]}
-    else: return ""
+    from comicsal.metrics import LOWER_IS_BETTER
+    proto, rows = metrics.get("protocol"), _score_rows(metrics, name)
+    if not rows: return ""
     keys = [k for k in dict.fromkeys(k for m in rows.values() for k in m) if any(m.get(k) is not None for m in rows.values())]
     best = {}
     for k in keys:
@@ -289,14 +292,19 @@ def score_table(metrics: dict, name: str = "run") -> str:
 def rerun_command(folder: Path, rewrites: list[tuple] | None = None) -> str:
     "The `comicsal run` command that repeats a run: its recorded parameters (paths relative to the project root)."
     import shlex
-    params = yaml.safe_load((folder / "params.yaml").read_text()) if (folder / "params.yaml").exists() else {}
     args = ["comicsal", "run", _run_name(folder)]
-    for k, v in (params or {}).items():
+    for k, v in _record(folder, "params.yaml").items():
         if k == "out_dir": continue
         text = yaml.safe_dump(v, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip() \
             if isinstance(v, (list, dict, bool)) or v is None else str(v)
         args += ["-p", k, shlex.quote(relative_paths(text, rewrites or []))]
     return " ".join(args)
+
+def _record(folder: Path, name: str) -> dict:
+    "One of a run folder's records (params.yaml, environment.json, metrics.json) as a dict; {} when absent."
+    f = folder / name
+    if not f.exists(): return {}
+    return (yaml.safe_load(f.read_text()) if f.suffix == ".yaml" else json.loads(f.read_text())) or {}
 
 def _figure_outputs(nb) -> list[dict]:
     "The figure outputs of an executed notebook (plotly HTML, PNG, SVG), in order."
@@ -313,9 +321,7 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
     name = _run_name(folder); rel = lambda s: relative_paths(str(s), rewrites)
-    env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
-    params = yaml.safe_load((folder / "params.yaml").read_text()) if (folder / "params.yaml").exists() else {}
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    env, params, metrics = (_record(folder, f) for f in ("environment.json", "params.yaml", "metrics.json"))
     git = env.get("git", {}); pk = env.get("packages", {})
     md = [f"# Run {folder.name}", "", f"Pipeline `{name}`; run folder `{rel(folder)}`."]
     table = score_table(metrics, name)

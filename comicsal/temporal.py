@@ -20,14 +20,17 @@ from tqdm.auto import tqdm
 import comicsal
 from .config import ComicsalError, ensure_writable, get_device, seed_everything
 from .data import (TIME_SECONDS, TIME_SLICES, Page, _scanpath_file, discover, load_image, load_map, load_page,
-                   load_scanpaths, page_time_slices, time_slices)
-from .models import (SHIPPED, ComicsalModel, LayerNorm2d, SaliencyModel, build_model, gaussian_blur, load_model,
-                     log_density, resize_mask, save_checkpoint, shipped_checkpoint)
+                           load_scanpaths, page_time_slices, slice_mode)
+from .models import (SHIPPED, ComicsalModel, LayerNorm2d, SaliencyModel, build_model, gaussian_blur,
+                             grid_mask_windows, load_model, log_density, resize_mask, save_checkpoint, shipped_checkpoint,
+                             window_maps)
+from .train import FeatureCache, TrainingSets, collate_cached
 
 # %% auto #0
 __all__ = ['TEMPORAL_METRICS', 'TemporalHead', 'TemporalModel', 'shipped_temporal', 'temporal_model', 'slice_counts', 'slice_nll',
-           'train_temporal', 'slice_label', 'slice_folders', 'TemporalResult', 'evaluate_temporal', 'first_visit_times',
-           'observed_first_visits', 'evaluate_panel_order', 'time_figure', 'order_marks']
+           'train_temporal', 'slice_label', 'slice_folders', 'TemporalResult', 'evaluate_temporal', 'mixture_vs_static',
+           'first_visit_times', 'scale_boxes', 'panel_times', 'observed_first_visits', 'evaluate_panel_order',
+           'time_figure', 'order_marks']
 
 # %% ../nbs/12_time.ipynb #f05bbd9a
 class TemporalHead(nn.Module):
@@ -65,12 +68,9 @@ class TemporalHead(nn.Module):
         r = torch.cat([gaussian_blur(r[:, j:j + 1], self.log_blur.flatten()[j].exp(), mask) for j in range(2 * self.k)], 1)
         r = g[:, None, None, None] * r[:, self.k:] + (1 - g[:, None, None, None]) * r[:, :self.k]
         gain = g[:, None] * self.gain[1] + (1 - g[:, None]) * self.gain[0]
-        h, w = static.shape[-2:]
-        cb = r.new_zeros(r.shape)
-        for i in range(r.shape[0]):           # each page's centre terms at its own size (as the static head does)
-            top, left, H, W = windows[i] if windows is not None and windows[i] is not None else (0, 0, h, w)
-            c = self.centre_map((H, W))[:, :, top:top + h, left:left + w]
-            cb[i, :, :c.shape[2], :c.shape[3]] = g[i] * c[1] + (1 - g[i]) * c[0]
+        # each page's centre terms at its own size, as the static head does: (B, 2, K, h, w), then mixed
+        c = window_maps(self.centre_map, windows or [None] * len(feats), tuple(static.shape[-2:]))
+        cb = g[:, None, None, None] * c[:, 1] + (1 - g[:, None, None, None]) * c[:, 0]
         return gain[:, :, None, None] * static[:, None] + r + cb
 
 # %% ../nbs/12_time.ipynb #7db4346f
@@ -95,8 +95,7 @@ class TemporalModel(SaliencyModel):
 
     def logits_from_features(self, feats, mask=None):
         "(static (B, h, w), slices (B, K, h, w)) logits on the feature grid; `mask` as for `ComicsalModel`."
-        m = resize_mask(mask, feats.shape[-2:])
-        windows = None if m is None else [(0, 0, int(mi[0].any(1).sum()), int(mi[0].any(0).sum())) for mi in m]
+        m, windows = grid_mask_windows(mask, feats)
         static = self.base.head(feats, m, windows)
         return static, self.temporal(feats, static, m, windows)
 
@@ -170,16 +169,6 @@ def slice_nll(logits: torch.Tensor, counts: torch.Tensor, mask: torch.Tensor | N
     return -(counts * lp).sum((1, 2, 3)) / counts.sum((1, 2, 3)).clamp_min(1.0)
 
 # %% ../nbs/12_time.ipynb #f68941d1
-def _collate_slices(feats: list[torch.Tensor], counts: list[torch.Tensor]):
-    "Pad features (C, h, w) and slice counts (K, h, w) to one batch; mask (B, 1, h, w) marks the valid cells."
-    h = max(f.shape[-2] for f in feats); w = max(f.shape[-1] for f in feats)
-    B, C, K = len(feats), feats[0].shape[0], counts[0].shape[0]
-    x, t = torch.zeros(B, C, h, w), torch.zeros(B, K, h, w); m = torch.zeros(B, 1, h, w, dtype=torch.bool)
-    for i, (f, c) in enumerate(zip(feats, counts)):
-        x[i, :, :f.shape[-2], :f.shape[-1]] = f.float(); t[i, :, :c.shape[-2], :c.shape[-1]] = c
-        m[i, :, :f.shape[-2], :f.shape[-1]] = True
-    return x, t, m
-
 def _base_model(base) -> ComicsalModel:
     from comicsal.models import MODEL_NAMES, model_by_name
     model = base if isinstance(base, SaliencyModel) else model_by_name(base) if str(base) in MODEL_NAMES else load_model(base)
@@ -195,7 +184,7 @@ def _nll_epoch(model, feats, counts, weights, batch_size, dev, opt=None, rng=Non
     total, wsum = 0.0, 0.0
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
-        x, t, m = _collate_slices([feats[i] for i in idx], [counts[i] for i in idx])
+        x, t, m, _ = collate_cached([(feats[i], counts[i], None) for i in idx])    # chapter 05's padding, K targets
         x, t, m = x.to(dev), t.to(dev), m.to(dev)
         w = torch.tensor([weights[i] for i in idx], device=dev)
         with torch.set_grad_enabled(opt is not None):
@@ -213,7 +202,6 @@ def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: f
     from the scanpaths of the training pages of `data` (a folder or a list of DIR[:WEIGHT]); write `out`/model.pt
     and `out`/metrics.json. Returns the summary (the per-epoch NLL, and the information gain of the slices over
     the static map on the training and validation pages, in bits per fixation)."""
-    from comicsal.train import FeatureCache, TrainingSets
     out = ensure_writable(out, force=force, what="training folder")
     seed_everything(seed)
     dev = get_device(device)
@@ -272,11 +260,13 @@ def slice_label(j: int, k: int, by: str, seconds: float = TIME_SECONDS) -> str:
     if by == "time": return f"{j * seconds / k:g}–{(j + 1) * seconds / k:g} s"
     return f"part {j + 1}/{k} of each scanpath"
 
-def slice_folders(pred: str | Path) -> list[Path]:
-    "The slice folders t0, t1, … of a `predict --temporal` folder (an error with the fix when there are none)."
+def slice_folders(pred: str | Path, required: bool = True) -> list[Path]:
+    """The slice folders t0, t1, … of a `predict --temporal` folder; an error with the fix when there are none
+    (unless not `required`: then []) or when they are not t0 … t{K-1}."""
     pred = Path(pred)
     if not pred.is_dir(): raise ComicsalError(f"prediction folder {pred} does not exist.")
     ks = sorted(int(p.name[1:]) for p in pred.iterdir() if p.is_dir() and p.name[:1] == "t" and p.name[1:].isdigit())
+    if not ks and not required: return []
     if not ks: raise ComicsalError(f"{pred} holds no time slices (t0/, t1/, …); write them with `comicsal predict --temporal K`.")
     if ks != list(range(len(ks))): raise ComicsalError(f"{pred}: slice folders t{', t'.join(map(str, ks))} are not t0 … t{len(ks) - 1}.")
     return [pred / f"t{j}" for j in ks]
@@ -358,8 +348,7 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
         f = _scanpath_file(p)
         if f is None: excluded.append({"stem": p.stem, "reason": "no scanpaths"}); continue
         g = load_map(p.map); shape = g.shape
-        paths, _ = load_scanpaths(f)
-        mode = by or ("time" if all(len(q) == 0 or not np.isnan(q[:, 2]).any() for q in paths) else "rank")
+        mode = by or slice_mode(load_scanpaths(f)[0])
         modes.add(mode)
         fix = page_time_slices(p, shape, k, seconds, mode)
         rd = lambda path: (lambda a: a if a.shape == shape else resize(a, shape, anti_aliasing=True))(load_map(path).astype(np.float64))
@@ -376,6 +365,24 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
                           {"pred": str(pred), "gt": str(gt_dir), "split": split if isinstance(split, str) else list(split),
                            "comicsal_version": comicsal.__version__})
 
+# %% ../nbs/12_time.ipynb #c9a1f002
+def mixture_vs_static(model: TemporalModel, pages: list[Page]) -> dict:
+    "Mean NSS, AUC-Judd and IG of the static map (`*_static`) and of the slices' mixture (`*_mixture`) over `pages` with fixations."
+    from comicsal.data import page_fixations
+    from comicsal.metrics import _fix_mask, auc_judd, centre_bias, info_gain, nss
+    rows = []
+    for p in pages:
+        g = load_map(p.map); pts = page_fixations(p, g.shape)
+        if pts is None or not len(pts): continue
+        x, _ = load_page(p.image, model.long_side)
+        with torch.no_grad():
+            maps = {"static": model(x[None], out_size=g.shape)[0], "mixture": model.mixture(x[None], out_size=g.shape)[0]}
+        m, b = _fix_mask(pts, g.shape), centre_bias(g.shape)
+        rows.append({f"{k}_{n}": f(a.exp().numpy(), m) for n, a in maps.items()
+                     for k, f in (("NSS", nss), ("AUC-Judd", auc_judd), ("IG", lambda a, m: info_gain(a, m, b)))})
+    if not rows: raise ComicsalError("none of these pages has recorded fixations (a fixations/ folder) to score the mixture on.")
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
 # %% ../nbs/12_time.ipynb #5fad3a1a
 def first_visit_times(slices: np.ndarray, boxes, q: float = 0.25, seconds: float | None = None) -> np.ndarray:
     """Per box [x0, y0, x1, y1] (pixels of the (K, H, W) slice densities), the time at which a share `q` of the
@@ -391,6 +398,15 @@ def first_visit_times(slices: np.ndarray, boxes, q: float = 0.25, seconds: float
         j = int(np.argmax(cum[1:, b] >= q - 1e-12))
         t[b] = j + (q - cum[j, b]) / max(w[j, b], 1e-300)
     return t * seconds / K if seconds else t
+
+def scale_boxes(boxes, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> list[list[float]]:
+    "Boxes [x0, y0, x1, y1] in pixels of an image of size `from_hw` (H, W), in pixels of one of size `to_hw`."
+    sy, sx = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
+    return [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in boxes]
+
+def panel_times(slices: np.ndarray, boxes, page_hw: tuple[int, int], q: float = 0.25) -> np.ndarray:
+    "`first_visit_times` of `boxes` given in pixels of the page (of size `page_hw`), the slice densities on any grid."
+    return first_visit_times(slices, scale_boxes(boxes, page_hw, slices.shape[-2:]), q)
 
 def observed_first_visits(scanpaths: list[np.ndarray], boxes) -> np.ndarray:
     "Per box, the observers' mean first visit: index of their first fixation in it / scanpath length (1: never)."
@@ -417,15 +433,14 @@ def evaluate_panel_order(model: TemporalModel, data: str | Path, split: str = "v
     rows = []
     model.eval()
     for p in tqdm(pages, desc="panel order", unit="page", disable=not progress, leave=False):
-        img = load_image(p.image); H, W = img.shape[:2]
+        img = load_image(p.image); page_hw = img.shape[:2]
         boxes = detect_panels(img, direction)                       # in geometric reading order
         if len(boxes) < 2: continue
         x, _ = load_page(p.image, model.long_side)
         with torch.no_grad(): sl = model.slices(x[None])[0].exp().numpy()
-        s = np.array([sl.shape[-1] / W, sl.shape[-2] / H, sl.shape[-1] / W, sl.shape[-2] / H])
-        pred = first_visit_times(sl, [np.asarray(b) * s for b in boxes], q)
-        paths, (h, w) = load_scanpaths(_scanpath_file(p))
-        obs = observed_first_visits(paths, [np.asarray(b) * [w / W, h / H, w / W, h / H] for b in boxes])
+        pred = panel_times(sl, boxes, page_hw, q)
+        paths, layout_hw = load_scanpaths(_scanpath_file(p))
+        obs = observed_first_visits(paths, scale_boxes(boxes, page_hw, layout_hw))
         geo = np.arange(len(boxes), dtype=float)
         rows.append({"stem": p.stem, "panels": len(boxes), "tau": _kendall(pred, obs), "tau_geometric": _kendall(geo, obs),
                      "first": bool(np.argmin(pred) == np.argmin(obs)), "first_geometric": bool(np.argmin(obs) == 0)})
@@ -442,6 +457,7 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
     page pixels) numbered by their predicted first visit."""
     import plotly.graph_objects as go
     from comicsal.explore import _display_page, _heat, _png_uri
+    from comicsal.predict import _page_size
     img = _display_page(Path(image), display_size); H, W = img.shape[:2]
     K = slices.shape[0]; labels = labels or [f"slice {j + 1}/{K}" for j in range(K)]
     maps = ([("static", static)] if static is not None else []) + list(zip(labels, slices))
@@ -452,10 +468,8 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
     fig = go.Figure(data=frames[0].data, frames=frames)
     shapes, notes = [], []
     if boxes is not None and len(boxes):
-        ih, iw = _image_hw(image)
-        sh, sw = slices.shape[-2:]
-        t = first_visit_times(slices, [np.asarray(b) * [sw / iw, sh / ih, sw / iw, sh / ih] for b in boxes], q)
-        shapes, notes = order_marks(boxes, t, W / iw, H / ih)
+        page_hw = _page_size(Path(image))
+        shapes, notes = order_marks(boxes, panel_times(slices, boxes, page_hw, q), page_hw, (H, W))
     play = dict(label="▶ play", method="animate", args=[None, dict(frame=dict(duration=900, redraw=True),
                                                                   transition=dict(duration=0), fromcurrent=True)])
     fig.update_layout(title=dict(text=frames[0].layout.title.text, font=dict(size=13)), width=W + 40, height=H + 150,
@@ -468,16 +482,16 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
                                            for name, _ in maps])])
     return fig
 
-def order_marks(boxes, times, sx: float, sy: float) -> tuple[list[dict], list[dict]]:
-    "Plotly shapes and annotations: the `boxes` (page pixels, scaled by `sx`, `sy`) outlined and numbered by `times` (1: first)."
+def order_marks(boxes, times, page_hw: tuple[int, int], display_hw: tuple[int, int]) -> tuple[list[dict], list[dict]]:
+    """Plotly shapes and annotations: the `boxes` (pixels of a page of size `page_hw`) drawn on a display of size
+    `display_hw`, outlined and numbered by `times` (1: first)."""
     shapes, notes = [], []
+    shown = scale_boxes(boxes, page_hw, display_hw)
     for rank, b in enumerate(np.argsort(times, kind="stable")):
-        x0, y0, x1, y1 = boxes[b][0] * sx, boxes[b][1] * sy, boxes[b][2] * sx, boxes[b][3] * sy
+        x0, y0, x1, y1 = shown[b]
         shapes.append(dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color="#00e5ff", width=2)))
         notes.append(dict(x=x0 + 12, y=y0 + 12, text=f"<b>{rank + 1}</b>", showarrow=False, bgcolor="#00e5ff",
                           font=dict(color="black", size=12)))
     return shapes, notes
 
-def _image_hw(image) -> tuple[int, int]:
-    from comicsal.data import open_lazy
-    with open_lazy(image) as im: return im.size[::-1]
+

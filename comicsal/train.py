@@ -156,12 +156,14 @@ def augment(cp: CachedPage, rng: np.random.Generator, crop: float = 0.5, hflip: 
     return f, t, window
 
 def collate_cached(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
-    "Pad (feats, target, window) items to one batch: feats (B, C, h, w), targets (B, h, w), mask (B, 1, h, w)."
+    """Pad (feats, target, window) items to one batch: feats (B, C, h, w), targets (B, h, w) — or (B, K, h, w) for
+    targets (K, h, w), as the time slices of chapter 12 — and mask (B, 1, h, w)."""
     h = max(f.shape[-2] for f, _, _ in items); w = max(f.shape[-1] for f, _, _ in items)
     C = items[0][0].shape[0]; B = len(items)
-    feats = torch.zeros(B, C, h, w); tg = torch.zeros(B, h, w); mask = torch.zeros(B, 1, h, w, dtype=torch.bool)
+    feats = torch.zeros(B, C, h, w); tg = torch.zeros(B, *items[0][1].shape[:-2], h, w)
+    mask = torch.zeros(B, 1, h, w, dtype=torch.bool)
     for i, (f, t, _) in enumerate(items):
-        feats[i, :, :f.shape[-2], :f.shape[-1]] = f.float(); tg[i, :t.shape[-2], :t.shape[-1]] = t
+        feats[i, :, :f.shape[-2], :f.shape[-1]] = f.float(); tg[i, ..., :t.shape[-2], :t.shape[-1]] = t
         mask[i, :, :f.shape[-2], :f.shape[-1]] = True
     # every page's centre bias is taken at its own size (a crop: from the matching part of the page)
     return feats, tg, mask, [wd or (0, 0, f.shape[-2], f.shape[-1]) for f, _, wd in items]
