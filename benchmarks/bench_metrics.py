@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import reference_metrics as ref  # noqa: E402  (the slow reference loops live with the tests)
 
 from comicsal import metrics as M  # noqa: E402
-from comicsal.synth import synth_page  # noqa: E402
+from comicsal.synth import synth_page
 
 
 def timeit(f, repeat):

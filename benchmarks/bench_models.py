@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from comicsal.data import discover
-from comicsal.models import CentreBiasModel, ComicsalModel, DatasetMeanModel, SpectralResidualModel, UniformModel
+from comicsal.models import CentreBiasModel, DatasetMeanModel, SpectralResidualModel, UniformModel
+from comicsal.readout import ComicsalModel
 from comicsal.predict import page_logits
 from comicsal.synth import synth_dataset
 from comicsal.train import FeatureCache, TrainConfig, train

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from comicsal.config import project_root
-from comicsal.data import load_page, load_structure
-from comicsal.structure import (WORK_SIDE, _prf, detect_balloons, detect_panels, detect_panels_classical, detect_text, match_boxes, order_agreement,
-                                reading_order, train_text_net)
+from comicsal.data import load_page
+from comicsal.annotations import load_structure
+from comicsal.structure import (WORK_SIDE, _prf, detect_balloons, detect_panels, detect_panels_classical,
+                                detect_text, match_boxes, order_agreement, reading_order, train_text_net)
 
 PANEL_GRID = [{"straight": 0.7}, {"straight": 0.8}]
 

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from comicsal.data import discover, load_page
-from comicsal.models import ComicsalModel, model_by_name
+from comicsal.readout import ComicsalModel
+from comicsal.zoo import resolve_model
 from comicsal.synth import synth_dataset
 from comicsal.train import TrainConfig, train
 
@@ -41,7 +42,7 @@ def main():
         data = synth_dataset(Path(d) / "s", n, max(2, n // 4), 0, seed=0, progress=False, workers=2)
         pages = discover(data).split("train")
         xs = [load_page(p.image, a.long_side)[0] for p in pages]
-        model = model_by_name("comicsal"); model.long_side = a.long_side
+        model = resolve_model("comicsal"); model.long_side = a.long_side
         model.to(dev).eval()
         if gpu: model.backbone.to(memory_format=torch.channels_last)
         for amp in ([False, True] if gpu else [False]):

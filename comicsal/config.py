@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def seed_everything(seed: int = DEFAULTS.seed) -> np.random.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:
-        import torch
+        import torch  # config stays torch-free so that `comicsal --help` starts fast
         torch.manual_seed(seed)
         if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     except ImportError:  # torch is a requirement, but the data chapters work without it
@@ -78,7 +78,7 @@ def seed_everything(seed: int = DEFAULTS.seed) -> np.random.Generator:
 # %% ../nbs/00_config.ipynb #9ca82de1
 def get_device(device: str | None = None):
     "`None`/'auto': CUDA if available, else CPU. Otherwise the named device, which must exist."
-    import torch
+    import torch  # config stays torch-free so that `comicsal --help` starts fast
     if device in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)

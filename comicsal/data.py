@@ -7,39 +7,29 @@ from __future__ import annotations
 
 import csv
 import errno
-import io
 import os
-import posixpath
 import re
-import shutil
-import stat
-import tarfile
-import tempfile
 import threading
-import warnings
-import zipfile
+import zlib
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .config import (ComicsalError, ComicsalWarning, IMAGE_EXTS, SPLITS, MAP_SPLITS, STYLES, SERIES, DEFAULTS,
-                             ensure_writable, project_root)
+from .config import DEFAULTS, IMAGE_EXTS, MAP_SPLITS, SERIES, SPLITS, STYLES, ComicsalError
 
 # %% auto #0
-__all__ = ['MAX_PIXELS_DEFAULT', 'TIME_SLICES', 'TIME_SECONDS', 'ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID',
-           'AI4VA_URL', 'MIT1003_URLS', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery',
-           'discover', 'is_flat_layout', 'fold_of', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels',
-           'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'load_fixations',
-           'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'slice_mode',
-           'page_time_slices', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target',
-           'ComicDataset', 'pad_collate', 'load_page', 'natural_key', 'ArchivePage', 'archive_pages',
-           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003', 'StructurePage',
-           'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
+__all__ = ['MAX_PIXELS_DEFAULT', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'files_by_stem',
+           'discover', 'is_flat_layout', 'fold_of', 'write_tiny_dataset', 'UnreadableImage', 'set_max_pixels',
+           'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
+           'load_image', 'load_map', 'page_size', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
+           'grid_target', 'ComicDataset', 'pad_collate', 'load_page']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -171,7 +161,7 @@ def _folder(path: Path, disc: Discovery) -> bool:
     if path.exists() and not path.is_dir(): disc.not_folders.append(path); return False
     return path.is_dir()
 
-def _by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
+def files_by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
     "Map stem -> file for the image files of `folder`; record duplicates and everything else in `disc`."
     groups = defaultdict(list)
     for p in _entries(folder):
@@ -222,8 +212,8 @@ def _discover_splits(root: Path) -> Discovery:
     seen = set()
     for split in SPLITS:
         idir, mdir = root / "images" / split, root / "maps" / split
-        images = _by_stem(idir, disc) if _folder(idir, disc) else {}
-        maps = _by_stem(mdir, disc) if has_maps and _folder(mdir, disc) else {}
+        images = files_by_stem(idir, disc) if _folder(idir, disc) else {}
+        maps = files_by_stem(mdir, disc) if has_maps and _folder(mdir, disc) else {}
         if not os.path.lexists(idir): disc.absent.append(f"images/{split}")
         if split in MAP_SPLITS and images and not os.path.lexists(mdir): disc.absent.append(f"maps/{split}")
         for stem in sorted(images):
@@ -250,15 +240,14 @@ def is_flat_layout(root: str | Path) -> bool:
 
 def fold_of(stem: str, n_folds: int = 10) -> int:
     "The fixed cross-validation fold of a page: crc32 of its stem, modulo `n_folds`."
-    import zlib
     return zlib.crc32(stem.encode("utf-8")) % n_folds
 
 def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
     disc = Discovery(root=root)
-    images = _by_stem(root / "images", disc)
-    maps = _by_stem(root / "maps", disc) if _folder(root / "maps", disc) else {}
+    images = files_by_stem(root / "images", disc)
+    maps = files_by_stem(root / "maps", disc) if _folder(root / "maps", disc) else {}
     if not os.path.lexists(root / "maps"): disc.absent.append("maps")
-    fixmaps = _by_stem(root / "fixmaps", disc) if _folder(root / "fixmaps", disc) else {}
+    fixmaps = files_by_stem(root / "fixmaps", disc) if _folder(root / "fixmaps", disc) else {}
     fixes = {p.stem: p for p in sorted((root / "fixations").glob("*.json"))} if _folder(root / "fixations", disc) else {}
     styles = _styles(root, disc)
     for stem in sorted(images):
@@ -270,7 +259,7 @@ def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
     return disc
 
 # %% ../nbs/01_data.ipynb #5dc6a4f4
-def _write_tiny(root: Path, stems_maps: dict[str, str | None], split="train", size=(8, 6)):
+def write_tiny_dataset(root: Path, stems_maps: dict[str, str | None], split="train", size=(8, 6)):
     "Write a tiny dataset for tests: each image and map encodes its stem's index in its pixels."
     for i, (stem, map_ext) in enumerate(stems_maps.items()):
         d = root / "images" / split; d.mkdir(parents=True, exist_ok=True)
@@ -407,115 +396,9 @@ def load_map(path: str | Path) -> np.ndarray:
     "An attention map as float32 (H, W) in [0, 1], whatever its file mode."
     return _gray_float(open_image(path))
 
-# %% ../nbs/01_data.ipynb #4cff6c67
-def load_fixations(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
-    "((N, 2) array of x, y pixel coordinates of all observers' fixations, (H, W) of the image they refer to)."
-    import json
-    path = Path(path)
-    try: d = json.loads(path.read_text())
-    except (OSError, ValueError) as e: raise ComicsalError(f"{path}: cannot read fixations ({e}).") from None
-    if "per_observer" in d: pts = [f[:2] for obs in d["per_observer"] for f in obs]
-    elif "per_observer_scanpath" in d: pts = [f[:2] for rows in d["per_observer_scanpath"].values() for f in rows]
-    else: raise ComicsalError(f"{path}: neither 'per_observer' nor 'per_observer_scanpath' in the fixation file.")
-    return np.asarray(pts, np.float64).reshape(-1, 2), (int(d["height"]), int(d["width"]))
-
-def page_fixations(page: Page, shape: tuple[int, int]) -> np.ndarray | None:
-    "The page's fixations as (x, y) on a grid of `shape` (from JSON, else the fixation map); None without either."
-    if page.fixations is not None:
-        pts, (h, w) = load_fixations(page.fixations)
-    elif page.fixmap is not None:
-        m = load_map(page.fixmap); h, w = m.shape
-        yx = np.argwhere(m > 0.5); pts = yx[:, ::-1].astype(np.float64)
-    else:
-        return None
-    return _to_grid(pts, (h, w), shape)
-
-def _to_grid(pts: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
-    "(x, y) points of an image of `src_hw` on a grid of `dst_hw` (pixel centres kept aligned); points outside dropped."
-    (h, w), (H, W) = src_hw, dst_hw
-    pts = (pts + 0.5) * np.array([W / w, H / h]) - 0.5
-    keep = (pts[:, 0] > -0.5) & (pts[:, 1] > -0.5) & (pts[:, 0] < W - 0.5) & (pts[:, 1] < H - 0.5)
-    return np.clip(pts[keep], 0, [W - 1, H - 1])
-
-def fixation_density(points, hw: tuple[int, int], sigma_px: float, out_hw: tuple[int, int] | None = None,
-                     factor: int = 4) -> np.ndarray:
-    "Blurred fixation density of (x, y) `points` on an `hw` image (σ in its pixels), on `out_hw`, scaled to max 1."
-    from scipy.ndimage import gaussian_filter
-    H, W = hw; h, w = -(-H // factor), -(-W // factor)
-    out_hw = out_hw or hw
-    hist = np.zeros((h, w), np.float64)
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    if len(pts):
-        np.add.at(hist, (np.clip((pts[:, 1] / factor).astype(int), 0, h - 1),
-                         np.clip((pts[:, 0] / factor).astype(int), 0, w - 1)), 1.0)
-    dens = gaussian_filter(hist, sigma_px / factor, mode="constant")
-    im = Image.fromarray(dens.astype(np.float32), mode="F").resize(out_hw[::-1], Image.BILINEAR)
-    out = np.asarray(im, dtype=np.float64)
-    return out / out.max() if out.max() > 0 else out
-
-def fixation_map(page: Page, sigma_px: float, shape: tuple[int, int] | None = None) -> np.ndarray | None:
-    "A map made from a page's recorded fixations: one Gaussian of `sigma_px` (image pixels) each, max 1; None without fixations."
-    with open_lazy(page.image) as im: hw = im.size[::-1]
-    pts = page_fixations(page, hw)
-    return None if pts is None else fixation_density(pts, hw, sigma_px, shape or hw)
-
-# %% ../nbs/01_data.ipynb #d6314971
-TIME_SLICES, TIME_SECONDS = 3, 3.0      # defaults: three one-second slices (MIT1003 showed each image for 3 s)
-
-def load_scanpaths(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """Each observer's scanpath in viewing order as an (n, 4) array x, y, t_start, t_end (times NaN where the file
-    has none), and the (H, W) the coordinates refer to. Reads fixation files and synthetic layouts."""
-    import json
-    path = Path(path)
-    try: d = json.loads(path.read_text())
-    except (OSError, ValueError) as e: raise ComicsalError(f"{path}: cannot read scanpaths ({e}).") from None
-    def rows(obs):
-        a = np.full((len(obs), 4), np.nan)
-        for i, f in enumerate(obs): a[i, :min(4, len(f))] = f[:4]
-        return a
-    if "per_observer_scanpath" in d: paths = [rows(v) for v in d["per_observer_scanpath"].values()]
-    elif "per_observer" in d: paths = [rows(v) for v in d["per_observer"]]
-    elif "fixations" in d and isinstance(d["fixations"], list): paths = [rows(v) for v in d["fixations"]]   # a synthetic layout
-    else: raise ComicsalError(f"{path}: no scanpaths ('per_observer_scanpath', 'per_observer' or a layout's 'fixations').")
-    return paths, (int(d["height"]), int(d["width"]))
-
-def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
-                by: str | None = None) -> list[np.ndarray]:
-    """The (x, y) fixations of each of `k` slices: by 'time' (fixations starting in [j·T/k, (j+1)·T/k)) when every
-    fixation has a start time, else by 'rank' (each scanpath cut into k runs of nearly equal length)."""
-    if k < 1: raise ComicsalError(f"time slices: k must be ≥ 1, not {k}.")
-    by = by or slice_mode(scanpaths)
-    if by == "time" and not _timed(scanpaths):
-        raise ComicsalError("time slices by time need start times on every fixation; use by='rank'.")
-    out = [[] for _ in range(k)]
-    for p in scanpaths:
-        if not len(p): continue
-        if by == "time":
-            j = np.floor(p[:, 2] / (seconds / k)).astype(int); keep = (p[:, 2] >= 0) & (j < k)
-            for s in range(k): out[s].append(p[keep & (j == s), :2])
-        else:
-            for s, part in enumerate(np.array_split(p[:, :2], k)): out[s].append(part)
-    return [np.concatenate(o) if o else np.zeros((0, 2)) for o in out]
-
-def _timed(scanpaths: list[np.ndarray]) -> bool: return all(len(p) == 0 or not np.isnan(p[:, 2]).any() for p in scanpaths)
-
-def slice_mode(scanpaths: list[np.ndarray]) -> str:
-    "How `time_slices` cuts by default: 'time' when every fixation has a start time (and there is one), else 'rank'."
-    return "time" if _timed(scanpaths) and any(len(p) for p in scanpaths) else "rank"
-
-def _scanpath_file(page: Page) -> Path | None:
-    "A page's scanpaths: its fixation file, else the synthetic layout next to its images (DIR/layout/<split>/<stem>.json)."
-    if page.fixations is not None: return page.fixations
-    lay = page.image.parent.parent.parent / "layout" / page.split / f"{page.stem}.json"
-    return lay if lay.is_file() else None
-
-def page_time_slices(page: Page, shape: tuple[int, int], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
-                     by: str | None = None) -> list[np.ndarray] | None:
-    "The page's fixations per time slice as (x, y) on a grid of `shape`; None without scanpaths."
-    f = _scanpath_file(page)
-    if f is None: return None
-    paths, hw = load_scanpaths(f)
-    return [_to_grid(pts, hw, shape) for pts in time_slices(paths, k, seconds, by)]
+def page_size(page) -> tuple[int, int]:
+    "(H, W) of a page file or archive page, without decoding it."
+    return (page.size if hasattr(page, "open_lazy") else open_lazy(page).size)[::-1]
 
 # %% ../nbs/01_data.ipynb #7faab18f
 def _size_summary(sizes: list[tuple[int, int]]) -> str:
@@ -586,9 +469,6 @@ def check_dataset(root: str | Path, verify: bool = True, progress: bool = True) 
     return rep
 
 # %% ../nbs/01_data.ipynb #6b25aaaf
-import torch
-import torch.nn.functional as F
-
 def resize_long_side(hw: tuple[int, int], long_side: int | None) -> tuple[int, int]:
     "(H, W) scaled so that max(H, W) == long_side, aspect kept (each side ≥ 1). None keeps the size."
     h, w = hw
@@ -670,462 +550,3 @@ def load_page(path: str | Path, long_side: int | None) -> tuple[torch.Tensor, tu
         raise UnreadableImage(f"{path}: cannot decode this image ({e}); re-export it or remove it.") from None
     x = torch.from_numpy(image_to_float(im)).permute(2, 0, 1)
     return resize_tensor(x, resize_long_side(tuple(x.shape[-2:]), long_side)), (H, W)
-
-# %% ../nbs/01_data.ipynb #1e9fcbcc
-ARCHIVE_EXTS = (".cbz", ".zip", ".pdf")
-MAX_MEMBER_BYTES = 1 << 30      # one page over 1 GiB uncompressed is refused (a zip bomb, not a scan)
-
-def natural_key(name: str) -> list:
-    "Sort key that orders embedded numbers by value: p2 < p10."
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
-
-def _member_stem(member: str) -> str:
-    "A member's path inside the archive as a flat, safe stem: folders joined by '_', no '..', drive or root."
-    parts = [p for p in re.split(r"[\\/]+", member) if p not in ("", ".", "..") and not re.fullmatch(r"[A-Za-z]:", p)]
-    return "_".join(parts[:-1] + [Path(parts[-1]).stem]) if parts else "page"
-
-@dataclass(frozen=True)
-class ArchivePage:
-    "One page of a comic archive: a `.cbz`/`.zip` member, or page `index` of a PDF rendered at `dpi`."
-    archive: Path
-    member: str                 # the zip member's name; for a PDF, "page N" (1-based)
-    index: int                  # position in reading order
-    dpi: int = 150
-
-    @property
-    def is_pdf(self) -> bool: return self.archive.suffix.lower() == ".pdf"
-    @property
-    def stem(self) -> str:
-        return f"{self.archive.stem}/{'page-%04d' % (self.index + 1) if self.is_pdf else _member_stem(self.member)}"
-    @property
-    def parent(self) -> Path: return self.archive       # what `refuse_overlap` compares with the output
-    def __str__(self) -> str: return f"{self.archive}[{self.member}]"
-
-    def _pdf_size(self, page) -> tuple[int, int]:
-        w, h = page.get_size()
-        return max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
-
-    def open_lazy(self) -> Image.Image:
-        "The page as a PIL image (a zip member decodes on `load()`; a PDF page is rendered now); size-checked."
-        try:
-            if self.is_pdf:
-                import pypdfium2 as pdfium
-                doc = pdfium.PdfDocument(str(self.archive))
-                try:
-                    page = doc[self.index]; W, H = self._pdf_size(page)
-                    _refuse_too_big(self, W, H)
-                    im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
-                finally: doc.close()
-                return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
-            with zipfile.ZipFile(self.archive) as z:
-                info = z.getinfo(self.member)
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
-                                          "(a zip bomb?); remove it from the archive.")
-                data = z.read(info)
-            with pil_limit_lifted(): im = Image.open(io.BytesIO(data))
-            _refuse_too_big(self, *im.size)
-            return im
-        except UnreadableImage: raise
-        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
-            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                                  "or remove the page.") from None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
-        if self.is_pdf:
-            import pypdfium2 as pdfium
-            doc = pdfium.PdfDocument(str(self.archive))
-            try: return self._pdf_size(doc[self.index])
-            finally: doc.close()
-        try:
-            with zipfile.ZipFile(self.archive) as z, z.open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
-                return im.size
-        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
-            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                                  "or remove the page.") from None
-
-def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
-    "The pages of a `.cbz`/`.zip`/`.pdf` in reading order, without unpacking it (see above)."
-    path = Path(path)
-    if not path.is_file(): raise ComicsalError(f"archive {path} does not exist.")
-    ext = path.suffix.lower()
-    if ext not in ARCHIVE_EXTS: raise ComicsalError(f"{path}: not a comic archive ({', '.join(ARCHIVE_EXTS)}).")
-    if not 10 <= dpi <= 1200: raise ComicsalError(f"--dpi {dpi}: choose a resolution between 10 and 1200 (150 suits most pages).")
-    try:
-        if ext == ".pdf":
-            try: import pypdfium2 as pdfium
-            except ImportError:
-                raise ComicsalError("reading PDFs needs pypdfium2: pip install pypdfium2") from None
-            doc = pdfium.PdfDocument(str(path))
-            try: n = len(doc)
-            finally: doc.close()
-            return [ArchivePage(path, f"page {i + 1}", i, dpi) for i in range(n)]
-        with zipfile.ZipFile(path) as z:
-            names = [i.filename for i in z.infolist() if not i.is_dir()]
-    except ComicsalError: raise
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
-        raise ComicsalError(f"{path}: cannot read this archive ({type(e).__name__}: {e}); re-download it.") from None
-    keep = [n for n in names if Path(n).suffix.lower() in IMAGE_EXTS and "__MACOSX" not in n.split("/")
-            and not Path(n).name.startswith(".")]
-    if not keep: raise ComicsalError(f"{path}: no page images ({'/'.join(IMAGE_EXTS)}) inside.")
-    keep.sort(key=natural_key)
-    pages = [ArchivePage(path, n, i, dpi) for i, n in enumerate(keep)]
-    stems = [p.stem for p in pages]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup: raise ComicsalError(f"{path}: several pages would be named {', '.join(dup[:3])} (same name, other extension); "
-                                "rename them inside the archive.")
-    return pages
-
-# %% ../nbs/01_data.ipynb #f9555cfd
-AI4VA_GDRIVE_ID = "1cNivYQCyEz6AncLTJnAfrgkGRyMsVmm_"
-AI4VA_URL = f"https://drive.google.com/file/d/{AI4VA_GDRIVE_ID}/view"
-
-_SPLIT_WORDS = {"train": "train", "training": "train", "trainset": "train", "val": "val", "valid": "val",
-                "validation": "val", "valset": "val", "test": "test", "testing": "test", "testset": "test"}
-_MAP_WORDS = re.compile(r"map|saliency|salient|gt|ground|truth|annot|fixation|heat|label|target", re.I)
-_IMG_WORDS = re.compile(r"image|img|comic|page|stimul|input|picture|photo", re.I)
-
-def _classify(rel: Path) -> tuple[str | None, str | None]:
-    "(kind, split) of an archive member from the folder names on its path; None where they do not say."
-    kind = split = None
-    for part in reversed(rel.parts[:-1]):          # the folder nearest the file speaks first
-        low = part.lower()
-        for tok in re.split(r"[^a-z]+", low):
-            if split is None and tok in _SPLIT_WORDS: split = _SPLIT_WORDS[tok]
-        if kind is None and _MAP_WORDS.search(low): kind = "maps"
-        elif kind is None and _IMG_WORDS.search(low): kind = "images"
-    return kind, split
-
-def _plain_images(src: Path) -> list[Path]:
-    "The image files under `src`, sorted, reached without following any link; hidden and __MACOSX entries left out."
-    out = []
-    for folder, subs, names in os.walk(src):       # a linked folder is listed, never entered
-        subs[:] = [d for d in subs if not d.startswith((".", "__MACOSX"))]
-        out += [p for n in names if not n.startswith(".") and not (p := Path(folder) / n).is_symlink() and _is_image(p)]
-    return sorted(out)
-
-def _layout_plan(src: Path, dest: Path) -> dict[Path, Path]:
-    "{target under `dest`: file under `src`} for every image and map found under `src`; refuses to guess."
-    files = _plain_images(src)
-    if not files: raise ComicsalError(f"no image files ({', '.join(IMAGE_EXTS)}) found in the archive unpacked at {src}.")
-    plan, unknown = {}, []
-    for p in files:
-        kind, split = _classify(p.relative_to(src))
-        if kind is None or split is None: unknown.append(p.relative_to(src)); continue
-        target = dest / kind / split / p.name
-        if target in plan:
-            raise ComicsalError(f"two archive files map to {target}: {plan[target]} and {p}; unpack by hand "
-                                "and arrange the layout described in data/README.md.")
-        plan[target] = p
-    if unknown:
-        listed = "\n  ".join(str(u) for u in unknown[:10]) + ("\n  …" if len(unknown) > 10 else "")
-        raise ComicsalError(f"cannot tell the kind (image or map) or split of {len(unknown)} archive file(s):\n  "
-                            f"{listed}\nMove them by hand into {dest}/images/<split>/ and {dest}/maps/<split>/.")
-    return plan
-
-def _copy_plan(plan: dict[Path, Path]):
-    for target, p in plan.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, target)
-
-def normalise_layout(src: str | Path, dest: str | Path) -> Path:
-    "Copy the images and maps found anywhere under `src` into `dest/{images,maps}/<split>/` (links are not followed)."
-    src, dest = Path(src), Path(dest)
-    _copy_plan(_layout_plan(src, dest))
-    return dest
-
-def _manual_steps(dest: Path, why: str) -> str:
-    return (f"could not download the AI4VA archive ({why}).\nManual steps:\n"
-            f"  1. open {AI4VA_URL} in a browser and download the archive;\n"
-            f"  2. run: comicsal data fetch --dest {dest} --archive PATH/TO/THE/ARCHIVE.zip\n"
-            f"     (or unpack it yourself into {dest}/images/<split>/ and {dest}/maps/<split>/, "
-            f"then run: comicsal data check {dest})")
-
-def require_connection(host: str, explain) -> None:
-    "Fail fast (5 s) with `explain(reason)` as the message when `host` cannot be reached on port 443."
-    import socket
-    try:
-        socket.create_connection((host, 443), timeout=5).close()
-    except OSError as e:
-        raise ComicsalError(explain(f"no connection to {host}: {e}")) from None
-
-def download_gdrive(file_id: str, out: Path, dest_for_help: Path, progress: bool = True) -> Path:
-    "Download a Google Drive file with gdown (its bar only with `progress`); fail fast with manual steps when offline."
-    require_connection("drive.google.com", lambda why: _manual_steps(dest_for_help, why))
-    import gdown
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        got = gdown.download(id=file_id, output=str(out), quiet=not progress)
-    except Exception as e:   # gdown raises many kinds (FileURLRetrievalError, requests errors, ...)
-        raise ComicsalError(_manual_steps(dest_for_help, f"{type(e).__name__}: {e}")) from None
-    if not got or not Path(got).is_file():
-        raise ComicsalError(_manual_steps(dest_for_help, "gdown returned no file"))
-    return Path(got)
-
-def fetch_ai4va(dest: str | Path | None = None, archive: str | Path | None = None, force: bool = False,
-                file_id: str = AI4VA_GDRIVE_ID, progress: bool = True) -> CheckReport:
-    "Download (or take a local `archive`), unpack and normalise the AI4VA saliency data into `dest`; check it."
-    dest = Path(dest) if dest else Path("data/ai4va")
-    with _new_dest(dest, force), tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
-        tmp = Path(tmp)
-        if archive is None: archive = download_gdrive(file_id, tmp / "ai4va_archive", dest, progress=progress)
-        archive = Path(archive)
-        if not archive.is_file(): raise ComicsalError(f"archive {archive} does not exist.")
-        _unpack(archive, tmp / "unpacked")
-        plan = _layout_plan(tmp / "unpacked", dest)
-        if force:
-            for sub in ("images", "maps"): shutil.rmtree(dest / sub, ignore_errors=True)
-        _copy_plan(plan)
-        (dest / "SOURCE.txt").write_text(f"AI4VA saliency challenge data (ECCV 2024 workshop AI for Visual Arts)\n"
-                                         f"source: {AI4VA_URL}\narchive: {archive.name}\n")
-    return check_dataset(dest, progress=progress)
-
-@contextmanager
-def _new_dest(dest: Path, force: bool):
-    "`ensure_writable(dest)` for a fetch; a folder it creates is removed again (when still empty) if the fetch fails."
-    created = not os.path.lexists(dest)
-    ensure_writable(dest, force=force, what="dataset folder")
-    try:
-        yield dest
-    except BaseException:
-        if created:
-            try: dest.rmdir()
-            except OSError: pass
-        raise
-
-# %% ../nbs/01_data.ipynb #9a9afbcd
-def _name_problem(name: str) -> str | None:
-    "Why an archive member named `name` would land outside the folder it is unpacked into; None when it stays inside."
-    n = name.replace("\\", "/")
-    if n.startswith("/") or re.match(r"[A-Za-z]:", n): return "absolute path"
-    if ".." in n.split("/"): return "'..' leads out of the folder"
-    return None
-
-def _link_escapes(name: str, target: str, hard: bool) -> bool:
-    "True when the link `name` → `target` leads out of the archive (a hard link's target is relative to its root)."
-    t = target.replace("\\", "/")
-    if not t or t.startswith("/") or re.match(r"[A-Za-z]:", t): return True
-    t = posixpath.normpath(posixpath.join("" if hard else posixpath.dirname(name.replace("\\", "/")), t))
-    return t == ".." or t.startswith("../")
-
-def _unpack_tar(archive: Path, into: Path) -> list[str]:
-    "Unpack the files and folders of a tar archive into `into`; return the refused members ('name: why'), not written."
-    bad, files = [], set()
-    data_filter = getattr(tarfile, "data_filter", None)      # Python 3.12+, and 3.10.12+ / 3.11.4+
-    with tarfile.open(archive) as tf:
-        for m in tf:
-            why = _name_problem(m.name)
-            if why is None and (m.issym() or m.islnk()) and _link_escapes(m.name, m.linkname, m.islnk()):
-                why = f"{'hard' if m.islnk() else 'symbolic'} link to {m.linkname}, outside the archive"
-            elif why is None and m.islnk() and posixpath.normpath(m.linkname) not in files:
-                why = f"hard link to {m.linkname}, which is not a file of the archive"
-            elif why is None and not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
-                why = "a device or fifo, not a file"
-            if why is None and data_filter is not None:
-                try: data_filter(m, str(into))
-                except tarfile.FilterError as e: why = str(e)
-            if why: bad.append(f"{m.name}: {why}"); continue
-            if m.issym(): continue                          # a link inside the archive: never made, so never followed
-            target = into / m.name
-            if m.isdir(): target.mkdir(parents=True, exist_ok=True); continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if m.islnk(): shutil.copyfile(into / m.linkname, target)   # a second name for a file unpacked: a copy
-            elif data_filter is not None: tf.extract(m, into, set_attrs=False, filter="data")
-            else:                                           # no filter in this Python: the checks above, and a plain copy
-                with tf.extractfile(m) as src, open(target, "wb") as dst: shutil.copyfileobj(src, dst)
-            files.add(posixpath.normpath(m.name))
-    return bad
-
-def _unpack_zip(archive: Path, into: Path) -> list[str]:
-    "Unpack the files and folders of a zip archive into `into`; return the refused members ('name: why'), not written."
-    bad = []
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            mode = info.external_attr >> 16 if info.create_system == 3 else 0    # Unix file type and permissions
-            why = _name_problem(info.filename)
-            if why is None and stat.S_ISLNK(mode):
-                target = zf.read(info).decode("utf-8", "replace")
-                if not _link_escapes(info.filename, target, hard=False): continue     # inside: never made
-                why = f"symbolic link to {target}, outside the archive"
-            elif why is None and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                why = "a device or fifo, not a file"
-            if why: bad.append(f"{info.filename}: {why}"); continue
-            zf.extract(info, into)
-    return bad
-
-def _unpack(archive: Path, into: Path):
-    "Unpack a .zip or .tar(.gz, .bz2, .xz) `archive` into `into`; refuse the whole archive if a member could escape it."
-    into.mkdir(parents=True, exist_ok=True)
-    try:
-        if archive.suffix.lower() == ".zip" or zipfile.is_zipfile(archive): bad = _unpack_zip(archive, into)
-        elif tarfile.is_tarfile(archive): bad = _unpack_tar(archive, into)
-        else: raise ComicsalError(f"{archive}: cannot unpack (neither a zip nor a tar archive); "
-                                  "expected a .zip or .tar(.gz) archive.")
-    except (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zipfile.BadZipFile) as e:
-        raise ComicsalError(f"{archive}: cannot unpack ({e}); expected a .zip or .tar(.gz) archive.") from None
-    if bad:
-        listed = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
-        raise ComicsalError(f"{archive}: refused: {len(bad)} member(s) would be written outside the folder it is "
-                            f"unpacked into, or are not plain files:\n  {listed}\nNothing was written to the dataset "
-                            "folder. A dataset archive never holds such members: download it again from its official "
-                            "source, or unpack and inspect it yourself.")
-
-# %% ../nbs/01_data.ipynb #8cadcded
-MIT1003_URLS = {"stimuli": "https://people.csail.mit.edu/tjudd/WherePeopleLook/ALLSTIMULI.zip",
-                "maps": "https://people.csail.mit.edu/tjudd/WherePeopleLook/ALLFIXATIONMAPS.zip"}
-
-def _mit_manual(dest: Path, why: str) -> str:
-    return (f"could not download MIT1003 ({why}).\nManual steps:\n  1. download {MIT1003_URLS['stimuli']} and "
-            f"{MIT1003_URLS['maps']} in a browser;\n  2. run: comicsal data fetch mit1003 --dest {dest} --archive "
-            "ALLSTIMULI.zip ALLFIXATIONMAPS.zip")
-
-def _download(url: str, out: Path, dest: Path, progress: bool = True) -> Path:
-    import urllib.request
-    require_connection(url.split("/")[2], lambda why: _mit_manual(dest, why))
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
-            total = int(r.headers.get("Content-Length") or 0)
-            with tqdm(total=total or None, unit="B", unit_scale=True, desc=out.name, disable=not progress) as bar:
-                while chunk := r.read(1 << 20): f.write(chunk); bar.update(len(chunk))
-    except OSError as e:
-        raise ComicsalError(_mit_manual(dest, f"{type(e).__name__}: {e}")) from None
-    return out
-
-def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | None = None, force: bool = False,
-                  progress: bool = True) -> CheckReport:
-    "Download (or take the two local `archives`) of MIT1003 and normalise them into the attention layout at `dest`."
-    dest = Path(dest) if dest else Path("data/mit1003")
-    with _new_dest(dest, force), tempfile.TemporaryDirectory(prefix="comicsal-fetch-") as tmp:
-        tmp = Path(tmp)
-        if not archives: archives = [_download(u, tmp / Path(u).name, dest, progress) for u in MIT1003_URLS.values()]
-        for a in archives:
-            if not Path(a).is_file(): raise ComicsalError(f"archive {a} does not exist.")
-            _unpack(Path(a), tmp / "unpacked")
-        files = _plain_images(tmp / "unpacked")
-        pts = {p.stem[:-len("_fixPts")]: p for p in files if p.stem.endswith("_fixPts")}
-        maps = {p.stem[:-len("_fixMap")]: p for p in files if p.stem.endswith("_fixMap")}
-        stimuli = {p.stem: p for p in files if not p.stem.endswith(("_fixPts", "_fixMap"))}
-        if not stimuli or not maps:
-            raise ComicsalError(f"the archives {', '.join(map(str, archives))} hold no MIT1003 stimuli and/or "
-                                "<name>_fixMap.jpg maps; pass ALLSTIMULI.zip and ALLFIXATIONMAPS.zip.")
-        for sub in ("images", "maps", "fixmaps"): (dest / sub).mkdir(parents=True, exist_ok=True)
-        for stem, p in stimuli.items(): shutil.copyfile(p, dest / "images" / p.name)
-        for stem, p in maps.items(): shutil.copyfile(p, dest / "maps" / f"{stem}{p.suffix.lower()}")
-        for stem, p in pts.items():
-            Image.fromarray(((load_map(p) > 0.5) * 255).astype(np.uint8)).save(dest / "fixmaps" / f"{stem}.png")
-    (dest / "SOURCE.txt").write_text("MIT1003 (Judd, Ehinger, Durand, Torralba, ICCV 2009): eye tracking, 15 observers, "
-                                     f"3 s free viewing.\nsources: {', '.join(MIT1003_URLS.values())}\n")
-    return check_dataset(dest, progress=progress)
-
-# %% ../nbs/01_data.ipynb #5e1c0a02
-@dataclass
-class StructurePage:
-    "One annotated page: boxes [x0, y0, x1, y1] in the image's pixels; panels in reading order."
-    key: str                       # image path relative to the annotation root, without extension
-    image: Path
-    width: int
-    height: int
-    series: str = "unknown"
-    style: str = "unknown"
-    direction: str = "ltr"         # reading direction: ltr (Franco-Belgian), rtl (manga)
-    panels: list = field(default_factory=list)
-    text: list = field(default_factory=list)
-    faces: list = field(default_factory=list)
-    characters: list = field(default_factory=list)
-    text_len: list = field(default_factory=list)   # characters of text in each text box, where the annotation has it
-
-def _xywh(b) -> list[float]:
-    "An {x, y, w, h} dict or [x, y, w, h] list as [x0, y0, x1, y1]."
-    x, y, w, h = (b["x"], b["y"], b["w"], b["h"]) if isinstance(b, dict) else b
-    return [float(x), float(y), float(x) + float(w), float(y) + float(h)]
-
-def _read_json(path: Path):
-    import json
-    try: return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ComicsalError(f"{path}: cannot read this annotation file ({e}); it must be UTF-8 JSON.") from None
-
-def _key(root: Path, image: Path) -> str:
-    rel = image.relative_to(root) if image.is_relative_to(root) else Path(image.name)
-    return rel.with_suffix("").as_posix()
-
-# %% ../nbs/01_data.ipynb #5e1c0a03
-def load_openmantra(path: str | Path) -> list[StructurePage]:
-    "OpenMantra's `annotation.json` (or its folder) as `StructurePage`s: right-to-left manga, list order = reading order."
-    path = Path(path); ann = path / "annotation.json" if path.is_dir() else path
-    if not ann.is_file(): raise ComicsalError(f"{ann} does not exist; pass OpenMantra's folder or its annotation.json.")
-    root, books = ann.parent, _read_json(ann)
-    if not isinstance(books, list) or not all(isinstance(b, dict) and "pages" in b for b in books):
-        raise ComicsalError(f"{ann}: not OpenMantra's format (a list of books, each with 'pages').")
-    out = []
-    for book in books:
-        for pg in book["pages"]:
-            img = root / pg["image_paths"]["ja"]
-            w, h = open_lazy(img).size
-            out.append(StructurePage(_key(root, img), img, w, h, series=book.get("book_title", "unknown"), style="manga",
-                                     direction="rtl", panels=[_xywh(b) for b in pg.get("frame", [])],
-                                     text=[_xywh(b) for b in pg.get("text", [])],
-                                     text_len=[len(str(b.get("text_ja", "")).strip()) for b in pg.get("text", [])]))
-    return out
-
-_COCO_KINDS = {"panels": re.compile(r"panel|frame", re.I), "text": re.compile(r"balloon|speech|bubble|text|caption|narrat|dialog", re.I),
-               "faces": re.compile(r"face|head", re.I), "characters": re.compile(r"character|body|person|figure", re.I)}
-
-def load_coco_structure(path: str | Path) -> list[StructurePage]:
-    "COCO-style box JSON as `StructurePage`s; images relative to the JSON's folder (or its `images/`)."
-    path = Path(path); d = _read_json(path)
-    if not isinstance(d, dict) or not {"images", "annotations"} <= set(d):
-        raise ComicsalError(f"{path}: not COCO-style box JSON (needs 'images' and 'annotations').")
-    cats = {c["id"]: c.get("name", "") for c in d.get("categories", [])}
-    kind = {cid: next((k for k, rx in _COCO_KINDS.items() if rx.search(name)), None) for cid, name in cats.items()}
-    unknown = sorted({cats[c] for c in cats if kind[c] is None})
-    if unknown: warnings.warn(f"{path}: categories {', '.join(unknown)} are not panels, text, faces or characters; ignored.",
-                              ComicsalWarning, stacklevel=2)
-    pages = {}
-    for im in d["images"]:
-        f = Path(im["file_name"]); img = f if f.is_absolute() else path.parent / f
-        if not img.exists() and (path.parent / "images" / f).exists(): img = path.parent / "images" / f
-        series = im.get("series") or (f.parent.name if f.parent.name else "unknown")
-        pages[im["id"]] = StructurePage(_key(path.parent, img), img, int(im["width"]), int(im["height"]), series=series,
-                                        style=im.get("style", "unknown"), direction=im.get("direction", "ltr"))
-    for a in sorted(d["annotations"], key=lambda a: (a.get("order", 0), a.get("id", 0))):
-        k = kind.get(a.get("category_id"))
-        if k is None: continue
-        if a["image_id"] not in pages: raise ComicsalError(f"{path}: annotation {a.get('id')} names image {a['image_id']}, which is not listed.")
-        getattr(pages[a["image_id"]], k).append(_xywh(a["bbox"]))
-    return list(pages.values())
-
-def _block(b: dict) -> list[float]:
-    "A balloon's or caption's text block: the box around its lines (OpenMantra's definition), else its own box."
-    L = b.get("lines")
-    if not L: return [float(v) for v in b["box"]]
-    return [float(min(l[0] for l in L)), float(min(l[1] for l in L)), float(max(l[2] for l in L)), float(max(l[3] for l in L))]
-
-def load_synth_structure(root: str | Path) -> list[StructurePage]:
-    "The synthetic sample's layout answer keys as `StructurePage`s (text = the blocks of lines in balloons and captions)."
-    root = Path(root); out = []
-    for f in sorted((root / "layout").glob("*/*.json")):
-        lay = _read_json(f); split = f.parent.name
-        img = next((p for p in sorted((root / "images" / split).glob(f.stem + ".*")) if _is_image(p)), None)
-        if img is None: continue
-        out.append(StructurePage(f"{split}/{f.stem}", img, int(lay["width"]), int(lay["height"]), series=lay.get("style", "unknown"),
-                                 style=lay.get("style", "unknown"), direction="ltr", panels=[p["box"] for p in lay["panels"]],
-                                 text=[_block(b) for b in lay.get("balloons", []) + lay.get("captions", [])],
-                                 faces=[b["box"] for b in lay.get("faces", [])]))
-    return out
-
-def load_structure(path: str | Path) -> list[StructurePage]:
-    "Structure annotations from OpenMantra, COCO-style JSON or a synthetic dataset — whichever `path` holds."
-    path = Path(path)
-    if path.is_dir():
-        if (path / "annotation.json").is_file(): return load_openmantra(path)
-        if (path / "layout").is_dir(): return load_synth_structure(path)
-        raise ComicsalError(f"{path}: neither OpenMantra's annotation.json nor a synthetic dataset's layout/ is there; "
-                            "pass an annotation file (OpenMantra or COCO-style JSON).")
-    if not path.is_file(): raise ComicsalError(f"annotations {path} do not exist.")
-    d = _read_json(path)
-    if isinstance(d, dict) and "annotations" in d: return load_coco_structure(path)
-    if isinstance(d, list): return load_openmantra(path)
-    raise ComicsalError(f"{path}: not a known annotation format (OpenMantra's annotation.json or COCO-style box JSON).")

@@ -10,9 +10,12 @@ import pytest
 import torch
 
 from conftest import SHARED
-from comicsal.data import discover, load_fixations, page_fixations
+from comicsal.data import discover
+from comicsal.fixations import load_fixations, page_fixations
 from comicsal.metrics import evaluate
-from comicsal.models import ComicsalModel, CentreBiasModel, model_by_name, read_checkpoint, shipped_checkpoint
+from comicsal.readout import ComicsalModel
+from comicsal.models import CentreBiasModel, read_checkpoint
+from comicsal.zoo import resolve_model, shipped_checkpoint
 
 ATT = SHARED / "data" / "attention"
 needs_shared = pytest.mark.skipif(not (ATT / "mit1003").is_dir(),
@@ -29,7 +32,7 @@ def test_shipped_model_loads_and_predicts():
     photo = json.loads((shipped_checkpoint("comicsal-photo").parent / "comicsal-photo.json").read_text())
     assert photo["held_out_mit1003"]["comicsal default"]["CC"] >= 0.70
     for name in ("comicsal", "comicsal-photo"):
-        m = model_by_name(name)
+        m = resolve_model(name)
         lp = m(torch.rand(1, 3, 200, 150))
         assert lp.shape == (1, 200, 150) and abs(torch.logsumexp(lp.reshape(-1), 0).item()) < 1e-4
     a, b = (read_checkpoint(shipped_checkpoint(n))["state"] for n in ("comicsal", "comicsal-photo"))
@@ -89,7 +92,7 @@ def test_shipped_model_on_held_out_mit1003():
     sets = TrainingSets.load([s.replace("../shared", str(SHARED)) for s in card["training"]["sets"] if s.startswith("../shared")])
     cb = CentreBiasModel().fit(__import__("comicsal.data", fromlist=["x"]).load_map(p.map) for p in sets.pages("train")[0])
     val = discover(ATT / "mit1003").split("val")
-    cb_fn, fn = predictor(cb, val), predictor(model_by_name("comicsal"), val)
+    cb_fn, fn = predictor(cb, val), predictor(resolve_model("comicsal"), val)
     m = evaluate(fn, ATT / "mit1003", "mit", progress=False, ig_baseline=cb_fn).summary()["means"]
     assert m["AUC-Judd"] >= 0.88 and m["CC"] >= 0.70 and m["NSS"] >= 2.2 and m["IG"] > 0, m
     assert abs(m["CC"] - card["held_out_mit1003"]["comicsal (new default)"]["CC"]) < 0.01     # the card's number
@@ -103,7 +106,7 @@ MARGIN = 0.2     # the card: held-out series CC 0.811 for the default, 0.362 for
                     reason=f"{OPENMANTRA} is absent (a fresh clone without the project's shared data)")
 def test_comics_default_beats_photo_model_and_centre_on_held_out_manga(tmp_path):
     "The model card's comic claim, re-measured on 12 pages of the held-out OpenMantra series (simulated maps)."
-    from comicsal.data import load_openmantra
+    from comicsal.annotations import load_openmantra
     from comicsal.synth import simulated_dataset
     from comicsal.train import predictor
     card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
@@ -112,7 +115,7 @@ def test_comics_default_beats_photo_model_and_centre_on_held_out_manga(tmp_path)
     root = simulated_dataset(pages, tmp_path / "om", val_series=[held], progress=False)
     val = discover(root).split("val")
     cc = {}
-    for name, m in (("comicsal", model_by_name("comicsal")), ("comicsal-photo", model_by_name("comicsal-photo")),
+    for name, m in (("comicsal", resolve_model("comicsal")), ("comicsal-photo", resolve_model("comicsal-photo")),
                     ("centre", CentreBiasModel())):
         cc[name] = evaluate(predictor(m, val), root, "ai4va", progress=False).summary()["means"]["CC"]
     assert cc["comicsal"] > cc["comicsal-photo"] + MARGIN and cc["comicsal"] > cc["centre"] + MARGIN, cc

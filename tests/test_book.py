@@ -11,7 +11,8 @@ import pytest
 
 from browser import chromium, render
 from conftest import ROOT
-from comicsal.runs import build_book, check_site, run_pipeline
+from comicsal.book import build_book, check_site
+from comicsal.runs import run_pipeline
 
 try:
     from playwright.sync_api import sync_playwright

@@ -13,8 +13,9 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from PIL import Image
 
 from comicsal.config import ComicsalError
-from comicsal.data import (ComicDataset, UnreadableImage, check_dataset, discover, fetch_ai4va, infer_style,
-                           load_image, load_map, normalise_layout, pad_collate, read_styles)
+from comicsal.data import (ComicDataset, UnreadableImage, check_dataset, discover, infer_style, load_image, load_map,
+                           pad_collate, read_styles)
+from comicsal.archives import fetch_ai4va, normalise_layout
 
 
 def write_pair(root, split, stem, value, img_ext=".png", map_ext=".png", map_size=(6, 6), img_size=(4, 8)):

@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 
 from comicsal.config import ComicsalError
-from comicsal.models import CentreBiasModel, ComicsalModel, SpectralResidualModel
-from comicsal.predict import load_page, predict
+from comicsal.models import CentreBiasModel, SpectralResidualModel
+from comicsal.readout import ComicsalModel
+from comicsal.data import load_page
+from comicsal.predict import predict
 
 
 def test_pages_of_every_mode(tmp_path):

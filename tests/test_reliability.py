@@ -105,7 +105,8 @@ def test_diverging_training_stops_with_a_message(sample, tmp_path):
 
 
 def test_nan_checkpoint_is_refused_by_predict(sample, tmp_path):
-    from comicsal.models import ComicsalModel, read_checkpoint, save_checkpoint
+    from comicsal.readout import ComicsalModel
+    from comicsal.models import read_checkpoint, save_checkpoint
     ck = read_checkpoint(save_checkpoint(tmp_path / "ok.pt", ComicsalModel("none", long_side=128)))
     ck["state"] = {k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in ck["state"].items()}
     torch.save(ck, tmp_path / "nan.pt")
@@ -131,7 +132,8 @@ def test_nan_predictions_are_not_scored(sample):
 # --- 5. interrupted runs, run names -------------------------------------------------------------------------
 def test_interrupted_run_is_marked_and_skipped(sample, tmp_path, monkeypatch):
     import papermill
-    from comicsal.runs import latest_run, run_pipeline
+    from comicsal.zoo import latest_run
+    from comicsal.runs import run_pipeline
 
     def interrupted(*a, **k): raise KeyboardInterrupt
     monkeypatch.setattr(papermill, "execute_notebook", interrupted)

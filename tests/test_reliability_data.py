@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from comicsal.config import ComicsalError
-from comicsal.data import (UnreadableImage, check_dataset, discover, fetch_ai4va, fetch_mit1003, load_image, load_map,
-                           open_image)
+from comicsal.data import UnreadableImage, check_dataset, discover, load_image, load_map, open_image
+from comicsal.archives import fetch_ai4va, fetch_mit1003
 
 
 def _png(size=(8, 6), value=0, mode="L") -> bytes:

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from comicsal.config import ComicsalError
-from comicsal.runs import RunFailed, _new_run_folder, latest_run, run_pipeline
+from comicsal.runs import RunFailed, _new_run_folder, run_pipeline
+from comicsal.zoo import latest_run
 
 BIN = Path(sys.executable).parent
 QUICK = {"backbone": "none", "long_side": 256, "epochs": 3}

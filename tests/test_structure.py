@@ -10,9 +10,8 @@ import torch
 from PIL import Image
 
 from comicsal.data import discover
-from comicsal.models import PanelPriorModel, StructurePriorModel, TextPriorModel
-from comicsal.structure import (detect_balloons, detect_panels, detect_panels_classical, detect_text,
-                                match_boxes)
+from comicsal.priors import PanelPriorModel, StructurePriorModel, TextPriorModel
+from comicsal.structure import detect_balloons, detect_panels, detect_panels_classical, detect_text, match_boxes
 from comicsal.synth import synth_page
 from comicsal.train import TrainConfig, train
 
@@ -96,9 +95,9 @@ def test_cli_structure_models(sample, tmp_path):
 
 # --- real pages: OpenMantra (../shared), the structure commands ------------------------------------------------
 from conftest import SHARED                                   # noqa: E402
-from comicsal.cli import run_captured                          # noqa: E402
-from comicsal.data import load_structure                       # noqa: E402
-from comicsal.structure import evaluate_structure, reading_order   # noqa: E402
+from comicsal.cli import run_captured
+from comicsal.annotations import load_structure
+from comicsal.structure import evaluate_structure, reading_order
 
 OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
 needs_openmantra = pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),

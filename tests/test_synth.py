@@ -144,7 +144,7 @@ def test_simulate_cli_on_openmantra(tmp_path):
     assert lay["simulated"] and lay["direction"] == "rtl" and lay["series"] == "tencho_isoro"
     # attention concentrates on the annotated text: measured ~48% of the map's mass inside boxes covering ~8.5% of
     # the page (the rest is the 1° blur around them, the panel glances and lapses)
-    from comicsal.data import load_openmantra
+    from comicsal.annotations import load_openmantra
     pages = {p.image.resolve(): p for p in load_openmantra(OPENMANTRA)}
     inside, area = [], []
     for p in d.split("val")[:10]:

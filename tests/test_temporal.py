@@ -62,7 +62,7 @@ def test_models_without_slices_are_refused_with_the_fix(sample, tmp_path, args, 
 
 
 def test_static_checkpoint_is_refused(sample, tmp_path):
-    from comicsal.models import shipped_checkpoint
+    from comicsal.zoo import shipped_checkpoint
     rc, _, se = cli("predict", "--checkpoint", shipped_checkpoint("comicsal"), "--temporal", "3", "--images", sample,
                     "--split", "val", "--out", tmp_path / "o", "--no-progress")
     assert rc != 0 and "static model" in se and "train --temporal" in se, se
@@ -105,8 +105,9 @@ def test_shipped_slices_beat_the_static_map_on_mit1003_fold0(tmp_path):
     "The issue's claim, re-measured: on fold 0 (never trained on) the first slice predicts the first second's "
     "fixations better (NSS) than the static map does, and the last slice the last second's."
     from comicsal.predict import predict
-    from comicsal.temporal import evaluate_temporal, temporal_model
-    model = temporal_model("comicsal", 3)
+    from comicsal.temporal import evaluate_temporal
+    from comicsal.zoo import temporal_model
+    model = resolve_model("comicsal", temporal=3)
     predict(model, MIT, tmp_path / "p", split="val", temporal=3, progress=False)
     s = evaluate_temporal(tmp_path / "p", MIT, "val", progress=False).summary()
     assert s["by"] == "time" and s["n"] >= 90

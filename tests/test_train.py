@@ -9,7 +9,8 @@ import torch
 
 from comicsal.config import ComicsalError
 from comicsal.data import discover
-from comicsal.models import ComicsalModel, load_model, read_checkpoint
+from comicsal.readout import ComicsalModel
+from comicsal.models import load_model, read_checkpoint
 from comicsal.train import FeatureCache, TrainConfig, _init_head, train
 
 
