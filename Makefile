@@ -8,11 +8,11 @@ SAMPLE ?= data/sample
 SEED   ?= 0
 export PYTHONHASHSEED := 0
 
-.PHONY: help install demo test pytest nbtest check-sync export clean-nbs readme sync
+.PHONY: help install demo test lint pytest nbtest check-sync export clean-nbs readme sync
 
 help:
 	@echo "make demo   - generate the embedded sample and run the pipeline on it"
-	@echo "make test   - the whole suite: export/clean/README sync check, pytest, notebook tests"
+	@echo "make test   - the whole suite: export/clean/README sync check, linters, pytest, notebook tests"
 	@echo "make sync   - after editing nbs/: nbdev_export + nbdev_clean + README"
 
 # The venv is (re)installed only when the files that define it change.
@@ -44,7 +44,12 @@ demo: install
 	@echo "                    (the first predict uses the shipped default model: no training)"
 	@echo "  the book:         results/book/_build/html/index.html"
 
-test: install check-sync pytest nbtest
+test: install check-sync lint pytest nbtest
+
+# The house's rules (nbs/index.ipynb): ruff's bug-catching rules and the import contracts (layers point one way).
+lint: install
+	$(BIN)/ruff check comicsal tests benchmarks
+	$(BIN)/lint-imports
 
 # Fails when comicsal/ differs from what nbdev_export writes, when a notebook is not clean,
 # or when README.md differs from nbs/index.ipynb.

@@ -13,8 +13,8 @@ import torch
 
 from comicsal.data import discover
 from comicsal.models import CentreBiasModel, DatasetMeanModel, SpectralResidualModel, UniformModel
-from comicsal.readout import ComicsalModel
 from comicsal.predict import page_logits
+from comicsal.readout import ComicsalModel
 from comicsal.synth import synth_dataset
 from comicsal.train import FeatureCache, TrainConfig, train
 

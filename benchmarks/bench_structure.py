@@ -15,16 +15,28 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from comicsal.annotations import load_structure
 from comicsal.config import project_root
 from comicsal.data import load_page
-from comicsal.annotations import load_structure
-from comicsal.structure import (WORK_SIDE, _prf, detect_balloons, detect_panels, detect_panels_classical,
-                                detect_text, match_boxes, order_agreement, reading_order, train_text_net)
+from comicsal.structure import (
+    WORK_SIDE,
+    _prf,
+    detect_balloons,
+    detect_panels,
+    detect_panels_classical,
+    detect_text,
+    match_boxes,
+    order_agreement,
+    reading_order,
+    scale_boxes,
+    train_text_net,
+)
 
 PANEL_GRID = [{"straight": 0.7}, {"straight": 0.8}]
 
@@ -41,8 +53,7 @@ def synthetic(a):
         spc, scc, stc, sbc, sord = np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2)
         for p in load_structure(root):
             x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
-            sx, sy = W / img.shape[1], H / img.shape[0]
-            sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+            sc = partial(scale_boxes, from_hw=img.shape[:2], to_hw=(H, W))
             boxes = sc(detect_panels(img, "ltr"))
             spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
             scc += counts(sc(detect_panels_classical(img, "ltr")), p.panels, 0.5)
@@ -98,8 +109,7 @@ def main():
     lc = defaultdict(lambda: np.zeros(3)); tc = defaultdict(lambda: np.zeros(3)); tc3 = defaultdict(lambda: np.zeros(3)); bc = defaultdict(lambda: np.zeros(3))
     for p in pages:
         img, (H, W) = work[p.key]
-        sx, sy = W / img.shape[1], H / img.shape[0]
-        sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
+        sc = partial(scale_boxes, from_hw=img.shape[:2], to_hw=(H, W))
         for k, setting in enumerate(PANEL_GRID):
             t = time.perf_counter(); boxes = sc(detect_panels_classical(img, p.direction, **setting)); times["classical panels"].append(time.perf_counter() - t)
             pc[p.series, k] += counts(boxes, p.panels, 0.5)

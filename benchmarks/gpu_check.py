@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from comicsal.data import discover, load_page
-from comicsal.readout import ComicsalModel
-from comicsal.zoo import resolve_model
 from comicsal.synth import synth_dataset
 from comicsal.train import TrainConfig, train
+from comicsal.zoo import resolve_model
 
 
 def sync(dev):
@@ -59,7 +58,7 @@ def main():
             out[key] = round(len(xs) / dt, 2)
             if gpu: out[f"predict_peak_gpu_mb_{'amp' if amp else 'fp32'}"] = round(torch.cuda.max_memory_allocated(dev) / 2**20)
             print(f"predict at {a.long_side} px ({'AMP' if amp else 'fp32'}): {out[key]} pages/s"
-                  + (f", peak GPU memory {out[f'predict_peak_gpu_mb_' + ('amp' if amp else 'fp32')]} MB" if gpu else ""))
+                  + (f", peak GPU memory {out['predict_peak_gpu_mb_' + ('amp' if amp else 'fp32')]} MB" if gpu else ""))
         # the readout on cached features: epochs per second once the cache exists
         cfg = TrainConfig(data=str(data), long_side=512, epochs=5, batch_size=16, patience=99, device=a.device,
                           cache="disk", cache_dir=str(Path(d) / "cache"))

@@ -25,8 +25,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .config import IMAGE_EXTS, ComicsalError, ensure_writable
-from .data import (CheckReport, UnreadableImage, _is_image, _refuse_too_big, check_dataset, load_map,
-                           pil_limit_lifted)
+from .data import CheckReport, UnreadableImage, _is_image, _refuse_too_big, check_dataset, load_map, pil_limit_lifted
 
 # %% auto #0
 __all__ = ['ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'natural_key', 'ArchivePage',
@@ -116,7 +115,8 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     if not 10 <= dpi <= 1200: raise ComicsalError(f"--dpi {dpi}: choose a resolution between 10 and 1200 (150 suits most pages).")
     try:
         if ext == ".pdf":
-            try: import pypdfium2 as pdfium   # optional at run time: only PDF archives need it
+            try:
+                import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
             except ImportError:
                 raise ComicsalError("reading PDFs needs pypdfium2: pip install pypdfium2") from None
             doc = pdfium.PdfDocument(str(path))
@@ -370,7 +370,7 @@ def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | N
             raise ComicsalError(f"the archives {', '.join(map(str, archives))} hold no MIT1003 stimuli and/or "
                                 "<name>_fixMap.jpg maps; pass ALLSTIMULI.zip and ALLFIXATIONMAPS.zip.")
         for sub in ("images", "maps", "fixmaps"): (dest / sub).mkdir(parents=True, exist_ok=True)
-        for stem, p in stimuli.items(): shutil.copyfile(p, dest / "images" / p.name)
+        for _stem, p in stimuli.items(): shutil.copyfile(p, dest / "images" / p.name)
         for stem, p in maps.items(): shutil.copyfile(p, dest / "maps" / f"{stem}{p.suffix.lower()}")
         for stem, p in pts.items():
             Image.fromarray(((load_map(p) > 0.5) * 255).astype(np.uint8)).save(dest / "fixmaps" / f"{stem}.png")

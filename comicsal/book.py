@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -27,7 +28,8 @@ from .runs import _score_rows
 from .zoo import _finished, _run_name, runs_dir
 
 # %% auto #0
-__all__ = ['CHAPTERS', 'path_rewrites', 'relative_paths', 'score_table', 'rerun_command', 'run_page', 'build_book', 'check_site']
+__all__ = ['CHAPTER_PATTERN', 'path_rewrites', 'relative_paths', 'score_table', 'rerun_command', 'run_page', 'build_book',
+           'check_site']
 
 # %% ../nbs/18_book.ipynb #0273aea0
 def path_rewrites(*places: str | Path) -> list[tuple]:
@@ -46,8 +48,12 @@ def path_rewrites(*places: str | Path) -> list[tuple]:
 def relative_paths(text: str, rewrites: list[tuple]) -> str:
     "`text` with the absolute paths of `rewrites` replaced: '/…/project/results/x' → 'results/x', the root alone → '.'."
     for pat, new in rewrites:
-        text = pat.sub(lambda m: ("" if new == "." else new + "/") if m.group(1) else new, text)
+        text = pat.sub(partial(_replacement, new=new), text)
     return text
+
+def _replacement(m, new: str) -> str:
+    "A matched path → `new` (a following '/' kept, and './x' written 'x')."
+    return ("" if new == "." else new + "/") if m.group(1) else new
 
 def _map_strings(obj, fn):
     "`obj` (JSON-like: a notebook cell or output) with `fn` applied to every string in it."
@@ -128,8 +134,7 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
     return page
 
 # %% ../nbs/18_book.ipynb #59ca6246
-CHAPTERS = ("00_config", "01_data", "02_synth", "03_metrics", "04_models", "04b_structure", "05_train", "06_predict",
-            "07_explore", "08_runs", "09_cli", "10_reliability", "11_scale", "12_time")
+CHAPTER_PATTERN = "[0-9][0-9]_*.ipynb"     # nbs/NN_<module>.ipynb: the book's chapters, in pipeline order
 _TEXT_SUFFIXES = (".html", ".js", ".ipynb", ".txt", ".md", ".json", ".py")
 
 def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None,
@@ -164,7 +169,7 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     if src.exists(): shutil.rmtree(src)
     rw = path_rewrites(runs, out)
     _book_copy(nbs / "index.ipynb", src / "index.ipynb", links={"nbs/": "chapters/"})   # README links → chapters
-    chapters = [c for c in CHAPTERS if (nbs / f"{c}.ipynb").exists()]
+    chapters = sorted(p.stem for p in nbs.glob(CHAPTER_PATTERN))
     for c in chapters: _book_copy(nbs / f"{c}.ipynb", src / "chapters" / f"{c}.ipynb")
     run_folders = sorted((f for f in runs.glob("*") if f.is_dir() and _finished(f)
                           and (f / f"{_run_name(f)}.ipynb").exists()), reverse=True)[:max_runs]

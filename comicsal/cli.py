@@ -68,7 +68,7 @@ def _evaluate(a) -> int:
     return 0
 
 def _evaluate_temporal(a) -> int:
-    "`evaluate --temporal`: each time slice of a `predict --temporal` folder vs the static map (chapter 12)."
+    "`evaluate --temporal`: each time slice of a `predict --temporal` folder vs the static map (the temporal chapter)."
     from comicsal.metrics import EvalResult
     from comicsal.temporal import evaluate_temporal
     if a.reference: raise ComicsalError("--temporal scores a `predict --temporal` folder: pass --pred, not --reference.")
@@ -103,7 +103,7 @@ def _train(a) -> int:
     return 0
 
 def _train_temporal(a) -> int:
-    "`train --temporal K`: a time-slice readout on a trained static model (chapter 12)."
+    "`train --temporal K`: a time-slice readout on a trained static model (the temporal chapter)."
     from comicsal.train import train_temporal
     if a.resume: raise ComicsalError("--temporal training is short and does not resume; run it again with --force.")
     out = a.out or results_dir() / "models" / f"{Path(str(a.base)).stem}-t{a.temporal}"
@@ -128,7 +128,7 @@ def _note_resume_ignores(cfg, out: Path) -> None:
                if getattr(cfg, k) != getattr(default, k) and getattr(cfg, k) != getattr(saved, k)]
     if ignored:
         warnings.warn("--resume continues the saved run with its own settings; ignored: " + ", ".join(ignored)
-                      + ". Start a new run (another --out) to change them.", ComicsalWarning)
+                      + ". Start a new run (another --out) to change them.", ComicsalWarning, stacklevel=2)
 
 def _summary_table(s: dict) -> str:
     lines = [f"model: {s.get('model')}" + (f" ({s['backbone']}, {s['epochs']} epochs, best {s['best_epoch']})" if "backbone" in s else "")]
@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     t.add_argument("--init", help="start the readout from this checkpoint (or shipped model name)")
     t.add_argument("--temporal", type=int, metavar="K", help="train a K-time-slice readout on the static model --base "
-                   "from the scanpaths of --data (chapter 12) instead of a static model")
+                   "from the scanpaths of --data (the temporal chapter) instead of a static model")
     t.add_argument("--base", default="comicsal", help="--temporal: the static model it sits on (shipped name or checkpoint; default comicsal)")
     t.add_argument("--seconds", type=float, default=TIME_SECONDS, help=f"--temporal: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")

@@ -46,7 +46,7 @@ def results_dir() -> Path:
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")   # compared case-insensitively; scans come as TIFF too
 SPLITS = ("train", "val", "test")
 MAP_SPLITS = ("train", "val")              # the test split has no public ground truth
-STYLES = ("toon", "realistic", "manga", "unknown")   # manga: real pages with simulated maps (chapter 02)
+STYLES = ("toon", "realistic", "manga", "unknown")   # manga: real pages with simulated maps (the sample chapter)
 SERIES = {"toon": "Placid et Muzo", "realistic": "Yves le Loup", "manga": "OpenMantra", "unknown": "unknown"}
 
 # %% ../nbs/00_config.ipynb #a2b4c287

@@ -166,7 +166,7 @@ def files_by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
     groups = defaultdict(list)
     for p in _entries(folder):
         if _sort_entry(p, disc): groups[p.stem].append(p)
-    for stem, files in groups.items():
+    for _stem, files in groups.items():
         if len(files) > 1: disc.duplicates.append(tuple(files))
     return {stem: files[0] for stem, files in groups.items() if len(files) == 1}
 
@@ -261,7 +261,7 @@ def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
 # %% ../nbs/01_data.ipynb #5dc6a4f4
 def write_tiny_dataset(root: Path, stems_maps: dict[str, str | None], split="train", size=(8, 6)):
     "Write a tiny dataset for tests: each image and map encodes its stem's index in its pixels."
-    for i, (stem, map_ext) in enumerate(stems_maps.items()):
+    for i, (stem, _map_ext) in enumerate(stems_maps.items()):
         d = root / "images" / split; d.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", size, (i, i, i)).save(d / f"{stem}.png")
     for i, (stem, map_ext) in reversed(list(enumerate(stems_maps.items()))):

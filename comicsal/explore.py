@@ -17,8 +17,8 @@ from PIL import Image
 from .config import ComicsalError
 from .data import Discovery, discover, files_by_stem, load_image, load_map, page_size
 from .metrics import LOWER_IS_BETTER
-from .structure import detect_panels
-from .temporal import panel_times, scale_boxes, slice_folders
+from .structure import detect_panels, scale_boxes
+from .temporal import panel_times, slice_folders
 
 # %% auto #0
 __all__ = ['COLORMAPS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image',
@@ -56,7 +56,7 @@ def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Pat
         folder = Path(folder)
         if not folder.is_dir(): raise ComicsalError(f"prediction folder {folder} ({name}) does not exist.")
         folders[name] = files_by_stem(folder, Discovery(root=folder))
-        ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (chapter 12)
+        ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (the temporal chapter)
         if ts: timed[name] = [files_by_stem(t, Discovery(root=t)) for t in ts]
     pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f},
                           {n: [t[p.stem] for t in ts] for n, ts in timed.items() if all(p.stem in t for t in ts)})
@@ -238,7 +238,7 @@ class Explorer:
         self.metrics = {n: (read_per_image(m) if not isinstance(m, dict) else m) for n, m in (metrics or {}).items()}
         self.display_size, self.grid = display_size, grid
         self.layers = ["ground truth"] + sorted({n for p in self.all_pages for n in p.preds})
-        self.k = max((len(v) for p in self.all_pages for v in p.slices.values()), default=0)   # time slices (chapter 12)
+        self.k = max((len(v) for p in self.all_pages for v in p.slices.values()), default=0)   # time slices (the temporal chapter)
         self._panels: dict[str, list] = {}
         styles = sorted({p.style for p in self.all_pages}); splits_ = sorted({p.split for p in self.all_pages})
         self.split_w = W.Dropdown(options=["all"] + splits_, value="all", description="split")

@@ -26,8 +26,7 @@ from tqdm.auto import tqdm
 import comicsal
 
 from .config import MAP_SPLITS, STYLES, ComicsalError, ComicsalWarning, ensure_writable
-from .data import (Discovery, Page, UnreadableImage, discover, files_by_stem, infer_style, load_map,
-                           open_image, read_styles)
+from .data import Discovery, Page, UnreadableImage, discover, files_by_stem, infer_style, load_map, open_image, read_styles
 from .fixations import page_fixations
 
 # %% auto #0
@@ -376,19 +375,19 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
                           "truth against itself, not of a model.", ComicsalWarning, stacklevel=2)
     reader = read_gray_ai4va if protocol == "ai4va" else load_map
     gts, failed = {}, []
-    for stem, path, style, page in pages:       # an unreadable map is named, and the other pages are still scored
+    for stem, path, _style, _page in pages:       # an unreadable map is named, and the other pages are still scored
         try: gts[stem] = reader(path)
         except UnreadableImage as e: failed.append({"stem": stem, "reason": f"ground truth {e}"})
     pages = [t for t in pages if t[0] in gts]
     rows, excluded, recorded, resized = [], [], 0, []
     if protocol == "mit":   # recorded fixations where the set has them, else derived from the map
         fixes = {}
-        for stem, path, style, page in pages:
+        for stem, _path, _style, page in pages:
             pts = page_fixations(page, gts[stem].shape) if page is not None else None
             if pts is not None and len(pts): fixes[stem] = fixation_mask(pts, gts[stem].shape); recorded += 1
             else: fixes[stem] = fixations_from_map(gts[stem], fixation_rule)
         norm_pts = {s: np.argwhere(m) / np.array(m.shape) for s, m in fixes.items()}   # (y, x) in [0, 1)
-    for stem, path, style, page in tqdm(pages, desc=f"evaluate ({protocol})", unit="page", disable=not progress, leave=False):
+    for stem, _path, style, _page in tqdm(pages, desc=f"evaluate ({protocol})", unit="page", disable=not progress, leave=False):
         g = gts[stem]
         if g.max() <= 0:
             excluded.append({"stem": stem, "reason": "empty ground truth"}); continue

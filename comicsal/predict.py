@@ -32,7 +32,7 @@ def model_long_side(model: SaliencyModel) -> int:
     return getattr(model, "long_side", BASELINE_LONG_SIDE)
 
 def _run(model: SaliencyModel, x: torch.Tensor, mask=None, temporal: bool = False) -> torch.Tensor:
-    "(B, h, w) log-densities, or (B, 1 + K, h, w) — the static map, then the K time slices (chapter 12) — when `temporal`."
+    "(B, h, w) log-densities, or (B, 1 + K, h, w) — the static map, then the K time slices (the temporal chapter) — when `temporal`."
     return model.static_and_slices(x, mask) if temporal else model(x, mask)
 
 @torch.no_grad()
@@ -121,8 +121,8 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     """Write one 8-bit PNG per page of `images` (a dataset, a folder, or a .cbz/.zip/.pdf archive) into `out`;
     return their paths. `batch_size` > 1 runs several pages per forward pass (faster on a GPU; padding makes border
     pixels differ very slightly). `resume` keeps the maps already in `out` and predicts the other pages.
-    Under torchrun each rank predicts its share of the pages (chapter 11); every rank returns all paths.
-    `temporal` K also writes the K time-slice maps as `out`/t0/<stem>.png … `out`/t{K-1}/<stem>.png (chapter 12;
+    Under torchrun each rank predicts its share of the pages (the scaling-out chapter); every rank returns all paths.
+    `temporal` K also writes the K time-slice maps as `out`/t0/<stem>.png … `out`/t{K-1}/<stem>.png (the temporal chapter;
     the model must have a K-slice temporal readout — an error with the fix otherwise).
     Raises `PagesFailed` after writing every readable page when some pages could not be predicted."""
     images, out = Path(images), Path(out)

@@ -33,11 +33,11 @@ from .metrics import EvalResult
 # %% auto #0
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'DETECTOR',
            'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical',
-           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net',
-           'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection', 'detect_balloons',
-           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'train_text_net',
-           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
-           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
+           'scale_boxes', 'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features',
+           'load_panel_net', 'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection',
+           'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text',
+           'train_text_net', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels',
+           'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/07_structure.ipynb #7a0e0002
 def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
@@ -160,6 +160,11 @@ def detect_panels_classical(img: np.ndarray, direction: str = "ltr", straight: f
     return [boxes[i] for i in reading_order(boxes, direction)]
 
 # %% ../nbs/07_structure.ipynb #75cf771c
+def scale_boxes(boxes, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> list[list[float]]:
+    "Boxes [x0, y0, x1, y1] in pixels of an image of size `from_hw` (H, W), in pixels of one of size `to_hw`."
+    sy, sx = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
+    return [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in boxes]
+
 def iou(a, b) -> float:
     "Intersection over union of two [x0, y0, x1, y1] boxes."
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0])); iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -229,7 +234,7 @@ def _load_once(path, shipped: str, build, trainer: str):
     path = Path(path or Path(comicsal.__file__).parent / "weights" / shipped)
     if path not in _NETS:
         if not path.is_file(): raise ComicsalError(f"detector weights {path} are missing; reinstall comicsal or retrain them "
-                                                   f"with `{trainer}` (chapter 04b).")
+                                                   f"with `{trainer}` (the structure chapter).")
         _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
     return _NETS[path]
 
@@ -509,7 +514,7 @@ def train_text_net(pages: list, iters: int = 1500, batch: int = 6, width: int = 
     net = TextNet(width); opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=iters, pct_start=0.1)
     net.train()
-    for it in tqdm(range(iters), desc="train text", unit="step", disable=not progress, leave=False):
+    for _step in tqdm(range(iters), desc="train text", unit="step", disable=not progress, leave=False):
         idx = rng.integers(0, len(data), batch)
         x, y = map(torch.stack, zip(*[_text_crop(data[i][0], tg[i], rng) for i in idx]))
         out = net(x)
@@ -707,12 +712,12 @@ def evaluate_structure(pred: str | Path, annotations) -> StructureResult:
         f, det = paired[pg.key]
         try:
             boxes = {k: det[k] for k in ("panels", "text")}
-            sx, sy = pg.width / det["width"], pg.height / det["height"]
+            _ = pg.width / det["width"], pg.height / det["height"]       # both sizes must be numbers > 0
         except (ValueError, KeyError, TypeError, ZeroDivisionError) as e:
             raise ComicsalError(f"{f}: not a structure detection file ({type(e).__name__}: {e}); write it with "
                                 "`comicsal structure detect`.") from None
-        sc = lambda bs: [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in bs]
-        pp, tt = sc(boxes["panels"]), sc(boxes["text"])
+        det_hw, page_hw = (det["height"], det["width"]), (pg.height, pg.width)
+        pp, tt = scale_boxes(boxes["panels"], det_hw, page_hw), scale_boxes(boxes["text"], det_hw, page_hw)
         row = {"key": pg.key, "series": pg.series, "style": pg.style, "panels": len(pg.panels), "text": len(pg.text)}
         for pre, (pr, gt, th) in {"p": (pp, pg.panels, 0.5), "t": (tt, pg.text, 0.5), "t3": (tt, pg.text, 0.3)}.items():
             tp, fp, fn = match_boxes(pr, gt, th); row.update({f"{pre}_tp": tp, f"{pre}_fp": fp, f"{pre}_fn": fn})

@@ -401,9 +401,9 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
     paths = []
     for _ in range(n_observers):
         diligence, fx = rng.uniform(0.5, 1.0), []
-        def look(x, y): fx.append([float(np.clip(x + rng.normal(0, err), 0, W - 1)),
+        def look(x, y, fx=fx): fx.append([float(np.clip(x + rng.normal(0, err), 0, W - 1)),
                                    float(np.clip(y + rng.normal(0, err), 0, H - 1))])
-        def read(rows):
+        def read(rows, diligence=diligence):
             for r in rows:
                 if rng.random() > diligence: continue
                 x0, y0, x1, y1 = r
@@ -627,7 +627,7 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
         made = pool.map(synth_page, *zip(*[(seed, s, i, params) for s, i in jobs]), chunksize=4) if jobs else []
     else:
         pool, made = None, (synth_page(seed, s, i, params) for s, i in jobs)
-    for (split, i), pg in tqdm(zip(jobs, made), total=len(jobs), desc=f"synth → {out}", unit="page", disable=not progress):
+    for (split, _i), pg in tqdm(zip(jobs, made), total=len(jobs), desc=f"synth → {out}", unit="page", disable=not progress):
         for sub in ["images", "layout"] + (["maps"] if split in MAP_SPLITS else []):
             (out / sub / split).mkdir(parents=True, exist_ok=True)
         if pg.style == "toon": Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.png")

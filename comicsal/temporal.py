@@ -9,6 +9,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +24,16 @@ import comicsal
 
 from .config import ComicsalError
 from .data import Discovery, Page, discover, files_by_stem, load_image, load_map, load_page
-from .fixations import (TIME_SECONDS, TIME_SLICES, load_scanpaths, page_fixations, page_time_slices,
-                                scanpath_file, slice_mode)
+from .fixations import TIME_SECONDS, TIME_SLICES, load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
 from .metrics import EvalResult, auc_judd, centre_bias, fixation_mask, info_gain, nss
-from .models import (SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density,
-                             register_model, resize_mask)
+from .models import SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density, register_model, resize_mask
 from .readout import ComicsalModel, LayerNorm2d, window_maps
-from .structure import detect_panels
+from .structure import detect_panels, scale_boxes
 
 # %% auto #0
 __all__ = ['TEMPORAL_METRICS', 'TemporalHead', 'TemporalModel', 'slice_counts', 'slice_nll', 'slice_label', 'slice_folders',
-           'TemporalResult', 'evaluate_temporal', 'mixture_vs_static', 'first_visit_times', 'scale_boxes',
-           'panel_times', 'observed_first_visits', 'evaluate_panel_order']
+           'TemporalResult', 'evaluate_temporal', 'mixture_vs_static', 'first_visit_times', 'panel_times',
+           'observed_first_visits', 'evaluate_panel_order']
 
 # %% ../nbs/12_temporal.ipynb #f05bbd9a
 class TemporalHead(nn.Module):
@@ -218,6 +217,11 @@ class TemporalResult:
         return out
 
 # %% ../nbs/12_temporal.ipynb #3570f966
+def _map_on(path, shape: tuple[int, int]) -> np.ndarray:
+    "A saved map as float64 on a grid of `shape` (resized with anti-aliasing where it differs)."
+    a = load_map(path).astype(np.float64)
+    return a if a.shape == shape else resize(a, shape, anti_aliasing=True)
+
 def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[str, ...] = "val",
                       seconds: float = TIME_SECONDS, by: str | None = None, progress: bool = True) -> TemporalResult:
     """Score a `predict --temporal` folder's slices and static maps against the time slices of `gt_dir`'s
@@ -241,10 +245,9 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
         mode = by or slice_mode(load_scanpaths(f)[0])
         modes.add(mode)
         fix = page_time_slices(p, shape, k, seconds, mode)
-        rd = lambda path: (lambda a: a if a.shape == shape else resize(a, shape, anti_aliasing=True))(load_map(path).astype(np.float64))
-        static, base = rd(statics[p.stem]), centre_bias(shape)
+        static, base = _map_on(statics[p.stem], shape), centre_bias(shape)
         for j in range(k):
-            m = fixation_mask(fix[j], shape); mine = rd(sl_maps[j][p.stem])
+            m = fixation_mask(fix[j], shape); mine = _map_on(sl_maps[j][p.stem], shape)
             row = {"stem": p.stem, "style": p.style, "slice": j, "fixations": int(m.sum())}
             for name, a in (("", mine), ("_static", static)):
                 row.update({f"NSS{name}": nss(a, m), f"AUC-Judd{name}": auc_judd(a, m), f"IG{name}": info_gain(a, m, base)})
@@ -267,7 +270,7 @@ def mixture_vs_static(model: TemporalModel, pages: list[Page]) -> dict:
             maps = {"static": model(x[None], out_size=g.shape)[0], "mixture": model.mixture(x[None], out_size=g.shape)[0]}
         m, b = fixation_mask(pts, g.shape), centre_bias(g.shape)
         rows.append({f"{k}_{n}": f(a.exp().numpy(), m) for n, a in maps.items()
-                     for k, f in (("NSS", nss), ("AUC-Judd", auc_judd), ("IG", lambda a, m: info_gain(a, m, b)))})
+                     for k, f in (("NSS", nss), ("AUC-Judd", auc_judd), ("IG", partial(info_gain, baseline=b)))})
     if not rows: raise ComicsalError("none of these pages has recorded fixations (a fixations/ folder) to score the mixture on.")
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
@@ -286,11 +289,6 @@ def first_visit_times(slices: np.ndarray, boxes, q: float = 0.25, seconds: float
         j = int(np.argmax(cum[1:, b] >= q - 1e-12))
         t[b] = j + (q - cum[j, b]) / max(w[j, b], 1e-300)
     return t * seconds / K if seconds else t
-
-def scale_boxes(boxes, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> list[list[float]]:
-    "Boxes [x0, y0, x1, y1] in pixels of an image of size `from_hw` (H, W), in pixels of one of size `to_hw`."
-    sy, sx = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
-    return [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in boxes]
 
 def panel_times(slices: np.ndarray, boxes, page_hw: tuple[int, int], q: float = 0.25) -> np.ndarray:
     "`first_visit_times` of `boxes` given in pixels of the page (of size `page_hw`), the slice densities on any grid."

@@ -21,15 +21,24 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
 import comicsal
+from comicsal.data import (
+    Discovery,
+    Page,
+    UnreadableImage,
+    discover,
+    grid_target,
+    load_image,
+    load_map,
+    load_page,
+    resize_long_side,
+    resize_tensor,
+)
 
 from .config import DEFAULTS, ComicsalError, ensure_writable, get_device, results_dir, seed_everything
-from .data import (Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map, load_page,
-                           resize_long_side, resize_tensor)
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, rank_device, shard
 from .fixations import TIME_SECONDS, TIME_SLICES, scanpath_file
 from .metrics import evaluate
-from .models import (BASELINES, SaliencyModel, build_model, log_density, read_checkpoint, save_checkpoint,
-                             trainable_state)
+from .models import BASELINES, SaliencyModel, build_model, log_density, read_checkpoint, save_checkpoint, trainable_state
 from .predict import logits_to_density, page_logits
 from .priors import STRUCTURE_PRIORS
 from .readout import ComicsalModel
@@ -167,7 +176,7 @@ def augment(cp: CachedPage, rng: np.random.Generator, crop: float = 0.5, hflip: 
 
 def collate_cached(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """Pad (feats, target, window) items to one batch: feats (B, C, h, w), targets (B, h, w) — or (B, K, h, w) for
-    targets (K, h, w), as the time slices of chapter 12 — and mask (B, 1, h, w)."""
+    targets (K, h, w), as the time slices of the temporal chapter — and mask (B, 1, h, w)."""
     h = max(f.shape[-2] for f, _, _ in items); w = max(f.shape[-1] for f, _, _ in items)
     C = items[0][0].shape[0]; B = len(items)
     feats = torch.zeros(B, C, h, w); tg = torch.zeros(B, *items[0][1].shape[:-2], h, w)
@@ -240,7 +249,7 @@ class TrainConfig:
     long_side: int = DEFAULTS.long_side
     stride: int = 16
     hidden: tuple[int, ...] = (8, 16)
-    structure: tuple[str, ...] = ()         # structure maps as extra readout inputs: "panels", "text" (chapter 04b)
+    structure: tuple[str, ...] = ()         # structure maps as extra readout inputs: "panels", "text" (the structure chapter)
     epochs: int = 80
     batch_size: int = 4
     lr: float = 0.01
@@ -320,13 +329,13 @@ class TrainingSets:
     @classmethod
     def load(cls, data) -> "TrainingSets":
         sets = [(root, w, discover(root)) for root, w in data_sets(data)]
-        for root, w, d in sets:
+        for root, _w, d in sets:
             if not d.split("train"): raise ComicsalError(f"{root} has no training pages with maps.")
         return cls(sets)
 
     def pages(self, split: str) -> tuple[list[Page], list[float]]:
         pages, weights = [], []
-        for root, w, d in self.sets:
+        for _root, w, d in self.sets:
             ps = d.split(split); pages += ps; weights += [w] * len(ps)
         return pages, weights
 
@@ -477,7 +486,7 @@ def _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_
     "Evaluate on each set's val split under both protocols, write model.pt, history.csv and the metrics; return the summary."
     model = model.cpu().eval()
     multi = len(sets.sets) > 1
-    for k, (root, w, disc) in enumerate(sets.sets):
+    for k, (root, _w, disc) in enumerate(sets.sets):
         if not (evaluate_val and disc.split("val")): continue
         fn = predictor(model, disc.split("val"), device=cfg.device)
         for proto in ("ai4va", "mit"):
@@ -511,7 +520,7 @@ def _nll_epoch(model, feats, counts, weights, batch_size, dev, opt=None, rng=Non
     total, wsum = 0.0, 0.0
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
-        x, t, m, _ = collate_cached([(feats[i], counts[i], None) for i in idx])    # chapter 05's padding, K targets
+        x, t, m, _ = collate_cached([(feats[i], counts[i], None) for i in idx])    # the training chapter's padding, K targets
         x, t, m = x.to(dev), t.to(dev), m.to(dev)
         w = torch.tensor([weights[i] for i in idx], device=dev)
         with torch.set_grad_enabled(opt is not None):

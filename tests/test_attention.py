@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import SHARED
+
 from comicsal.data import discover
 from comicsal.fixations import load_fixations, page_fixations
 from comicsal.metrics import evaluate
-from comicsal.readout import ComicsalModel
 from comicsal.models import CentreBiasModel, read_checkpoint
 from comicsal.zoo import resolve_model, shipped_checkpoint
 

@@ -1,21 +1,27 @@
 """Edge cases of discovery, pairing, loading and fetching (the notebook holds the everyday cases)."""
-import io
 import random
 import shutil
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, HealthCheck, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from comicsal.config import ComicsalError
-from comicsal.data import (ComicDataset, UnreadableImage, check_dataset, discover, infer_style, load_image, load_map,
-                           pad_collate, read_styles)
 from comicsal.archives import fetch_ai4va, normalise_layout
+from comicsal.config import ComicsalError
+from comicsal.data import (
+    ComicDataset,
+    UnreadableImage,
+    check_dataset,
+    discover,
+    infer_style,
+    load_image,
+    load_map,
+    pad_collate,
+    read_styles,
+)
 
 
 def write_pair(root, split, stem, value, img_ext=".png", map_ext=".png", map_size=(6, 6), img_size=(4, 8)):

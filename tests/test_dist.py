@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comicsal.data import discover, load_map
 from comicsal.synth import synth_dataset
 
 BIN = Path(sys.executable).parent

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from browser import chromium
 
 try:
@@ -49,6 +48,7 @@ def _notebook(path: Path, data: Path, pred: Path):
 def lab(tmp_path):
     "A `jupyter lab` on 127.0.0.1 serving `tmp_path` (with a sample, one prediction folder and explorer.ipynb): (url, log)."
     from PIL import Image, ImageFilter
+
     from comicsal.synth import synth_dataset
     data = synth_dataset(tmp_path / "s", 2, 3, 0, seed=3, progress=False)
     # A stand-in prediction folder: the ground truth blurred (differs from it, so the difference layer has both

@@ -4,22 +4,40 @@ import json
 import math
 import sys
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, assume, strategies as st
+import reference_metrics as ref
+from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 from scipy.stats import rankdata
 
-import reference_metrics as ref
 from comicsal.config import ComicsalError
-from comicsal.metrics import (PROTOCOLS, ai4va_resize, auc_ai4va, auc_borji, auc_judd, cc, cc_ai4va, centre_bias,
-                              evaluate, fixations_from_map, info_gain, kld, kld_ai4va, nss, sauc, score_ai4va,
-                              score_mit, sim, _auc_step, _stem_seed)
+from comicsal.metrics import (
+    PROTOCOLS,
+    _auc_step,
+    _stem_seed,
+    ai4va_resize,
+    auc_ai4va,
+    auc_borji,
+    auc_judd,
+    cc,
+    cc_ai4va,
+    centre_bias,
+    evaluate,
+    fixations_from_map,
+    info_gain,
+    kld,
+    kld_ai4va,
+    nss,
+    sauc,
+    score_ai4va,
+    score_mit,
+    sim,
+)
 
 
 def blobs(seed, shape=(24, 32), n=4, sigma=2.0):

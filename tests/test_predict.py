@@ -1,17 +1,15 @@
 """Prediction: any page mode and size, stems kept, bounded memory, sizes of reference maps, overwrite rules."""
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from comicsal.config import ComicsalError
-from comicsal.models import CentreBiasModel, SpectralResidualModel
-from comicsal.readout import ComicsalModel
 from comicsal.data import load_page
+from comicsal.models import CentreBiasModel, SpectralResidualModel
 from comicsal.predict import predict
+from comicsal.readout import ComicsalModel
 
 
 def test_pages_of_every_mode(tmp_path):

@@ -105,8 +105,8 @@ def test_diverging_training_stops_with_a_message(sample, tmp_path):
 
 
 def test_nan_checkpoint_is_refused_by_predict(sample, tmp_path):
-    from comicsal.readout import ComicsalModel
     from comicsal.models import read_checkpoint, save_checkpoint
+    from comicsal.readout import ComicsalModel
     ck = read_checkpoint(save_checkpoint(tmp_path / "ok.pt", ComicsalModel("none", long_side=128)))
     ck["state"] = {k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in ck["state"].items()}
     torch.save(ck, tmp_path / "nan.pt")
@@ -132,8 +132,9 @@ def test_nan_predictions_are_not_scored(sample):
 # --- 5. interrupted runs, run names -------------------------------------------------------------------------
 def test_interrupted_run_is_marked_and_skipped(sample, tmp_path, monkeypatch):
     import papermill
-    from comicsal.zoo import latest_run
+
     from comicsal.runs import run_pipeline
+    from comicsal.zoo import latest_run
 
     def interrupted(*a, **k): raise KeyboardInterrupt
     monkeypatch.setattr(papermill, "execute_notebook", interrupted)
@@ -149,7 +150,10 @@ def test_interrupted_run_is_marked_and_skipped(sample, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["../x", "../01_data", "ESCAPE", "/tmp/x", "..", "a/b", "", "-p"])
 def test_run_names_cannot_leave_the_runs_folder(tmp_path, monkeypatch, name):
-    import nbformat, os
+    import os
+
+    import nbformat
+
     from comicsal.runs import pipelines_dir
     monkeypatch.setenv("COMICSAL_RESULTS", str(tmp_path / "results"))
     if name == "ESCAPE":     # a notebook that exists, reached through ../ — its run folder would land outside results/runs
@@ -213,7 +217,7 @@ def test_checkpoint_that_is_a_folder(tmp_path, sample):
 
 def test_pickle_checkpoint_message_does_not_advise_unsafe_loading(tmp_path, sample):
     import pickle
-    class Evil:                                            # noqa: a class whose unpickling would run code
+    class Evil:                                            # a class whose unpickling would run code
         def __reduce__(self): return (print, ("pwned",))
     torch.save({"format": "comicsal-checkpoint-1", "x": Evil()}, tmp_path / "evil.pt", pickle_module=pickle)
     rc, out, err = cli("predict", "--checkpoint", tmp_path / "evil.pt", "--images", sample, "--out", tmp_path / "p", "--no-progress")
@@ -262,7 +266,7 @@ def test_other_libraries_warnings_go_to_the_log(tmp_path, monkeypatch):
     import comicsal.cli
     monkeypatch.setenv("COMICSAL_LOG", str(tmp_path / "log.txt"))
     def noisy(a):
-        warnings.warn("some library's advice", DeprecationWarning); return 0
+        warnings.warn("some library's advice", DeprecationWarning, stacklevel=2); return 0
     monkeypatch.setattr(comicsal.cli, "_book", noisy)
     rc, out, err = cli("book")
     assert rc == 0 and "advice" not in err and "advice" in (tmp_path / "log.txt").read_text()

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from comicsal.archives import fetch_ai4va, fetch_mit1003
 from comicsal.config import ComicsalError
 from comicsal.data import UnreadableImage, check_dataset, discover, load_image, load_map, open_image
-from comicsal.archives import fetch_ai4va, fetch_mit1003
 
 
 def _png(size=(8, 6), value=0, mode="L") -> bytes:
@@ -266,6 +266,7 @@ class _Sock:
 def test_no_progress_silences_the_downloads(tmp_path, monkeypatch, capsys):
     import socket
     import urllib.request
+
     import gdown
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: _Sock())
     zbytes = io.BytesIO()

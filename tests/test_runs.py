@@ -71,8 +71,10 @@ def test_cli_run_exit_codes(sample, tmp_path):
 def test_every_pipeline_parameter_is_visible_to_papermill():
     "A comment papermill cannot parse hides a parameter (then `-p` is refused): every assignment must be found."
     import ast
+
     import nbformat
     import papermill as pm
+
     from comicsal.runs import pipelines_dir
     for nb_path in sorted(pipelines_dir().glob("*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)

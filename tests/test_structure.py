@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED
 from PIL import Image
 
-from comicsal.data import discover
-from comicsal.priors import PanelPriorModel, StructurePriorModel, TextPriorModel
-from comicsal.structure import detect_balloons, detect_panels, detect_panels_classical, detect_text, match_boxes
+from comicsal.annotations import load_structure
+from comicsal.cli import run_captured
+from comicsal.structure import detect_balloons, detect_panels, detect_panels_classical, detect_text, evaluate_structure, match_boxes, reading_order
 from comicsal.synth import synth_page
 from comicsal.train import TrainConfig, train
 
@@ -74,8 +75,8 @@ def test_panel_prior_beats_the_centre_bias_on_the_sample(sample, tmp_path):
 
 
 def test_structure_channels_in_the_readout(sample, tmp_path):
-    s = train(TrainConfig(data=str(sample), backbone="none", long_side=256, epochs=2, structure=("panels", "text")),
-              tmp_path / "st", progress=False)
+    train(TrainConfig(data=str(sample), backbone="none", long_side=256, epochs=2, structure=("panels", "text")),
+          tmp_path / "st", progress=False)
     from comicsal.models import load_model
     m = load_model(tmp_path / "st/model.pt")
     assert m.structure == ("panels", "text") and m.head.readout[0].ln.normalized_shape[0] == sum(m.backbone.channels) + 2
@@ -94,10 +95,6 @@ def test_cli_structure_models(sample, tmp_path):
 
 
 # --- real pages: OpenMantra (../shared), the structure commands ------------------------------------------------
-from conftest import SHARED                                   # noqa: E402
-from comicsal.cli import run_captured
-from comicsal.annotations import load_structure
-from comicsal.structure import evaluate_structure, reading_order
 
 OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
 needs_openmantra = pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),
@@ -179,7 +176,7 @@ def test_panel_prior_shows_the_panels_of_a_real_page(tmp_path):
 
 def test_detection_at_any_page_size(tmp_path):
     "A page scanned at 220 px or at 5000 px on the long side: the same panels as at its own size, in the page's own pixels."
-    from comicsal.structure import detect_folder, iou
+    from comicsal.structure import detect_folder
     # a 6-panel page, read perfectly at its own size; how dense pages fare at 220–300 px is measured in the chapter
     pg = synth_page(5, "val", 5)
     im = Image.fromarray(pg.image)

@@ -125,7 +125,8 @@ def test_workers_draw_the_same_pages(tmp_path):
     assert all(filecmp.cmp(a / p, b / p, shallow=False) for p in _files(a))
 
 
-from conftest import SHARED                                               # noqa: E402
+from conftest import SHARED  # noqa: E402
+
 OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
 
 

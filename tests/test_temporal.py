@@ -106,7 +106,7 @@ def test_shipped_slices_beat_the_static_map_on_mit1003_fold0(tmp_path):
     "fixations better (NSS) than the static map does, and the last slice the last second's."
     from comicsal.predict import predict
     from comicsal.temporal import evaluate_temporal
-    from comicsal.zoo import temporal_model
+    from comicsal.zoo import resolve_model
     model = resolve_model("comicsal", temporal=3)
     predict(model, MIT, tmp_path / "p", split="val", temporal=3, progress=False)
     s = evaluate_temporal(tmp_path / "p", MIT, "val", progress=False).summary()

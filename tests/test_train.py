@@ -1,16 +1,13 @@
 """Training: resume reaches the same result, init, caches, and the default backbone beating the baselines."""
 import json
-import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from comicsal.config import ComicsalError
 from comicsal.data import discover
-from comicsal.readout import ComicsalModel
 from comicsal.models import load_model, read_checkpoint
+from comicsal.readout import ComicsalModel
 from comicsal.train import FeatureCache, TrainConfig, _init_head, train
 
 
