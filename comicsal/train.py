@@ -302,10 +302,10 @@ def _init_head(model: ComicsalModel, init: str):
     path = checkpoint_path(init)
     ck = read_checkpoint(path)
     if ck["config"].get("kind") != "comicsal":
-        raise ComicsalError(f"init {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
+        raise ComicsalError(f"--init {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
     if ck["config"].get("backbone") != model.backbone_name:
-        raise ComicsalError(f"init {init}: trained on the backbone {ck['config'].get('backbone')}, not {model.backbone_name}; "
-                            f"train with backbone {ck['config'].get('backbone')!r}.")
+        raise ComicsalError(f"--init {init}: trained on {ck['config'].get('backbone')}, not {model.backbone_name}; "
+                            f"use --backbone {ck['config'].get('backbone')}.")
     model.load_state_dict(ck["state"], strict=False)
 
 def data_sets(data: str | list[str]) -> list[tuple[Path, float]]:

@@ -80,12 +80,12 @@ def shipped_temporal(name: str = "comicsal", k: int = TIME_SLICES) -> Path:
     path = base.with_name(f"{base.stem}-t{k}.pt")
     if path.is_file(): return path
     have = sorted(int(p.stem.rsplit("-t", 1)[1]) for p in base.parent.glob(f"{base.stem}-t*.pt"))
-    train = f"`train_temporal` (`comicsal train --temporal {k} --base {name}`) and use its checkpoint"
+    train = f"`comicsal train --temporal {k} --base {name} --data DIR …` and predict with its --checkpoint"
     if have:
-        raise ComicsalError(f"the shipped model {name!r} has time slices for temporal = {', '.join(map(str, have))}, "
-                            f"not {k}; for {k} slices train a readout: {train}.")
-    raise ComicsalError(f"the shipped model {name!r} predicts one static map, it has no temporal readout; use "
-                        f"'comicsal', or train one: {train}.")
+        raise ComicsalError(f"--model {name} ships time slices for --temporal {', '.join(map(str, have))}, not {k}; "
+                            f"for {k} slices train a readout: {train}.")
+    raise ComicsalError(f"--model {name} predicts one static map, it has no temporal readout; use --model comicsal, "
+                        f"or train one: {train}.")
 
 def checkpoint_path(spec: str | Path) -> Path:
     "The checkpoint file a spec names: a shipped model's name, `latest:PIPELINE/PATH` (the newest good run) or a file."
@@ -96,8 +96,8 @@ def checkpoint_path(spec: str | Path) -> Path:
     raise ComicsalError(f"model {spec!r}: neither a checkpoint file nor a model name ({', '.join(MODEL_NAMES)}).")
 
 def _static_only(what: str, k: int) -> ComicsalError:
-    return ComicsalError(f"{what} predicts one static map, not time slices; time slices come from the shipped "
-                         f"'comicsal' or a checkpoint trained by `train_temporal` with temporal = {k}.")
+    return ComicsalError(f"{what} predicts one static map, not time slices; --temporal works with --model comicsal or a "
+                         f"checkpoint trained with `comicsal train --temporal {k} --data DIR …`.")
 
 def _temporal(spec, model: SaliencyModel | None, k: int) -> TemporalModel:
     "`spec` as a temporal model with `k` slices, or an error with the fix."
@@ -106,10 +106,10 @@ def _temporal(spec, model: SaliencyModel | None, k: int) -> TemporalModel:
         if str(spec) in SHIPPED: model = load_model(shipped_temporal(str(spec), k))
         elif str(spec) in MODEL_NAMES: raise _static_only(what, k)
         else: model = load_model(checkpoint_path(spec))
-    if not hasattr(model, "static_and_slices"): raise _static_only(f"{what} (kind {model.name!r})", k)   # a TemporalModel
+    if not hasattr(model, "static_and_slices"): raise _static_only(f"{what}: a static model (kind {model.name!r}); the checkpoint", k)
     if model.k != k:
-        raise ComicsalError(f"{what}: its temporal readout predicts {model.k} time slices, not {k}; ask for temporal = "
-                            f"{model.k}, or train one with {k} slices (`train_temporal`).")
+        raise ComicsalError(f"{what}: its temporal readout predicts {model.k} time slices, not {k}; pass --temporal {model.k} "
+                            f"or train one with {k}: `comicsal train --temporal {k} --data DIR …`.")
     return model
 
 def resolve_model(spec: str | Path | SaliencyModel, temporal: int | None = None, fit: str | Path | None = None) -> SaliencyModel:
