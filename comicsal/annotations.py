@@ -11,11 +11,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .config import ComicsalError, ComicsalWarning
 from .data import _is_image, open_lazy
 
 # %% auto #0
-__all__ = ['StructurePage', 'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure']
+__all__ = ['StructurePage', 'load_openmantra', 'load_coco_structure', 'load_synth_structure', 'load_structure', 'reading_order']
 
 # %% ../nbs/04_annotations.ipynb #5e1c0a02
 @dataclass
@@ -126,3 +128,33 @@ def load_structure(path: str | Path) -> list[StructurePage]:
     if isinstance(d, dict) and "annotations" in d: return load_coco_structure(path)
     if isinstance(d, list): return load_openmantra(path)
     raise ComicsalError(f"{path}: not a known annotation format (OpenMantra's annotation.json or COCO-style box JSON).")
+
+# %% ../nbs/04_annotations.ipynb #7a0e0002
+def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
+    "Split `idx` into runs of boxes whose extents along `axis` (0: y, 1: x) overlap (after shrinking by `tol`)."
+    lo, hi = (1, 3) if axis == 0 else (0, 2)
+    spans = sorted((boxes[i][lo] + min(tol, (boxes[i][hi] - boxes[i][lo]) / 4),
+                    boxes[i][hi] - min(tol, (boxes[i][hi] - boxes[i][lo]) / 4), i) for i in idx)
+    out, end = [], -np.inf
+    for a, b, i in spans:
+        if a >= end: out.append([i])
+        else: out[-1].append(i)
+        end = max(end, b)
+    return out
+
+def reading_order(boxes: list, direction: str = "ltr", tol: float | None = None) -> list[int]:
+    "Indices of [x0, y0, x1, y1] `boxes` in reading order (`direction` 'ltr' or 'rtl'); see above."
+    if direction not in ("ltr", "rtl"): raise ComicsalError(f"unknown reading direction {direction!r}; use ltr or rtl.")
+    if not len(boxes): return []
+    if tol is None:
+        tol = 0.02 * max(max(b[2] for b in boxes) - min(b[0] for b in boxes), max(b[3] for b in boxes) - min(b[1] for b in boxes))
+    rtl = direction == "rtl"
+    def order(idx, axis):
+        if len(idx) <= 1: return list(idx)
+        for ax in (axis, 1 - axis):
+            g = _groups(idx, boxes, ax, tol)
+            if len(g) > 1:
+                if ax == 1 and rtl: g = g[::-1]
+                return [i for part in g for i in order(part, 1 - ax)]
+        return sorted(idx, key=lambda i: (boxes[i][1], -boxes[i][2] if rtl else boxes[i][0]))
+    return order(list(range(len(boxes))), 0)

@@ -29,7 +29,7 @@ __all__ = ['MAX_PIXELS_DEFAULT', 'infer_style', 'normalise_style', 'read_styles'
            'discover', 'is_flat_layout', 'fold_of', 'write_tiny_dataset', 'UnreadableImage', 'set_max_pixels',
            'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
            'load_image', 'load_map', 'page_size', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
-           'grid_target', 'ComicDataset', 'pad_collate', 'load_page']
+           'grid_target', 'ComicDataset', 'pad_stack', 'pad_collate', 'load_page']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -514,19 +514,27 @@ class ComicDataset(torch.utils.data.Dataset):
             item.update(map=resize_tensor(m, hw).clamp_(0, 1), map_size=tuple(m.shape[-2:]))
         return item
 
-def pad_collate(items: list[dict], multiple: int = 1) -> dict:
-    "Batch items of different sizes: zero-pad to the largest (rounded up to `multiple`), with a boolean `mask`."
-    H = max(it["image"].shape[-2] for it in items); W = max(it["image"].shape[-1] for it in items)
+def pad_stack(tensors: list[torch.Tensor], size: tuple[int, int] | None = None,
+              multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one padded batch: tensors (…, h_i, w_i) of one leading shape, zero-padded to the largest (H, W) — at least
+    `size`, rounded up to `multiple` — and stacked as float32 (B, …, H, W), with a boolean mask (B, 1, H, W) of each
+    item's own pixels. Images, maps, cached features, grid targets and time-slice targets are all batched this way."""
+    H = max(t.shape[-2] for t in tensors); W = max(t.shape[-1] for t in tensors)
+    if size is not None: H, W = max(H, size[0]), max(W, size[1])
     H, W = -(-H // multiple) * multiple, -(-W // multiple) * multiple
-    n = len(items)
-    images = torch.zeros(n, 3, H, W); mask = torch.zeros(n, 1, H, W, dtype=torch.bool)
+    out = torch.zeros(len(tensors), *tensors[0].shape[:-2], H, W)
+    mask = torch.zeros(len(tensors), 1, H, W, dtype=torch.bool)
+    for i, t in enumerate(tensors):
+        h, w = t.shape[-2:]
+        out[i, ..., :h, :w] = t; mask[i, :, :h, :w] = True
+    return out, mask
+
+def pad_collate(items: list[dict], multiple: int = 1) -> dict:
+    "Batch `ComicDataset` items of different sizes: zero-padded to the largest (rounded up to `multiple`), with a `mask`."
+    images, mask = pad_stack([it["image"] for it in items], multiple=multiple)
     has_map = [it["map"] is not None for it in items]
     if any(has_map) and not all(has_map): raise ValueError("pad_collate: some items have maps and some do not")
-    maps = torch.zeros(n, 1, H, W) if all(has_map) else None
-    for k, it in enumerate(items):
-        h, w = it["image"].shape[-2:]
-        images[k, :, :h, :w] = it["image"]; mask[k, :, :h, :w] = True
-        if maps is not None: maps[k, :, :h, :w] = it["map"]
+    maps = pad_stack([it["map"] for it in items], images.shape[-2:])[0] if all(has_map) else None
     batch = dict(image=images, mask=mask, map=maps)
     for key in ("stem", "split", "style", "page_size", "map_size"): batch[key] = [it[key] for it in items]
     return batch

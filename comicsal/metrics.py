@@ -33,7 +33,8 @@ from .fixations import page_fixations
 __all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'LOWER_IS_BETTER', 'METRIC_RANGES',
            'normalize_range', 'normalize_sum', 'fixation_mask', 'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy',
            'centre_bias', 'auc_judd', 'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize',
-           'auc_ai4va', 'cc_ai4va', 'kld_ai4va', 'score_ai4va', 'score_mit', 'EvalResult', 'evaluate']
+           'auc_ai4va', 'cc_ai4va', 'kld_ai4va', 'score_ai4va', 'score_mit', 'csv_cell', 'Report', 'EvalResult',
+           'evaluate']
 
 # %% ../nbs/06_metrics.ipynb #d4cd48e0
 EPS = 2.2204e-16   # MATLAB's eps, as used by the MIT benchmark code
@@ -249,8 +250,44 @@ LOWER_IS_BETTER = ("KLD",)               # every other metric: higher is better
 METRIC_RANGES = {"AUC": (0, 1), "AUC-Judd": (0, 1), "AUC-Borji": (0, 1), "sAUC": (0, 1), "CC": (-1, 1),
                  "SIM": (0, 1), "KLD": (0, math.inf), "NSS": (-math.inf, math.inf), "IG": (-math.inf, math.inf)}
 
+def csv_cell(v):
+    "A value as a CSV cell: floats with 6 significant digits, NaN (undefined) as an empty cell."
+    return "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else v
+
+class Report:
+    """The one shape of every scored result — evaluation, comic structure, time slices: `rows` (one dict per page, or
+    per page and slice), `summary()` (the content of metrics.json: at least `protocol`, `n` and `means`), `table()`
+    (for the terminal) and `write(out)`: metrics.json plus one CSV row per item of `rows` (`csv_name`)."""
+    rows: list[dict]
+    csv_name = "per_image.csv"
+    def summary(self) -> dict: raise NotImplementedError
+    def table(self) -> str: raise NotImplementedError
+    def csv_fields(self) -> list[str]: return list(self.rows[0]) if self.rows else ["stem"]
+    def check(self) -> None:
+        "A guard run before anything is written (subclasses refuse impossible scores)."
+
+    @classmethod
+    def prepare_out(cls, out: str | Path, force: bool = False) -> Path:
+        "Check (before any scoring) that `out` is a folder we may write metrics.json and the CSV into."
+        out = Path(out)
+        for f in ("metrics.json", cls.csv_name):
+            if (out / f).exists() and not force:
+                raise ComicsalError(f"{out / f} already exists; choose another --out or pass --force to overwrite it.")
+        return ensure_writable(out, force=True, what="evaluation folder")
+
+    def write(self, out: str | Path, force: bool = False) -> Path:
+        "Write `metrics.json` and the CSV into `out` (undefined scores are empty cells; Unix line ends)."
+        self.check()
+        out = self.prepare_out(out, force)
+        (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
+        with open(out / self.csv_name, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.csv_fields(), lineterminator="\n")
+            w.writeheader()
+            for r in self.rows: w.writerow({k: csv_cell(r.get(k)) for k in w.fieldnames})
+        return out
+
 @dataclass
-class EvalResult:
+class EvalResult(Report):
     "Per-page scores and their means for one protocol."
     protocol: str
     rows: list[dict]                         # one per page: stem, style, metrics
@@ -290,15 +327,6 @@ class EvalResult:
         if self.failed: lines.append(f"not scored ({len(self.failed)}): " + "; ".join(f["reason"] for f in self.failed))
         return "\n".join(lines)
 
-    @staticmethod
-    def prepare_out(out: str | Path, force: bool = False) -> Path:
-        "Check (before any scoring) that `out` is a folder we may write metrics.json / per_image.csv into."
-        out = Path(out)
-        for f in ("metrics.json", "per_image.csv"):
-            if (out / f).exists() and not force:
-                raise ComicsalError(f"{out / f} already exists; choose another --out or pass --force to overwrite it.")
-        return ensure_writable(out, force=True, what="evaluation folder")
-
     def check_ranges(self) -> None:
         "Refuse scores outside their metric's range (a bug guard: such a number must never be written)."
         for r in self.rows:
@@ -308,17 +336,8 @@ class EvalResult:
                     raise ComicsalError(f"internal error: {k} = {v} for page {r['stem']} is outside [{lo}, {hi}]; "
                                         "nothing was written. Please report it with the files involved.")
 
-    def write(self, out: str | Path, force: bool = False) -> Path:
-        "Write `metrics.json` and `per_image.csv` into `out` (undefined scores are empty cells; Unix line ends)."
-        self.check_ranges()
-        out = self.prepare_out(out, force)
-        (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
-        cell = lambda v: "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else v
-        with open(out / "per_image.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["stem", "style", *self.metrics], lineterminator="\n")
-            w.writeheader()
-            for r in self.rows: w.writerow({k: cell(r[k]) for k in w.fieldnames})
-        return out
+    def csv_fields(self) -> list[str]: return ["stem", "style", *self.metrics]
+    def check(self) -> None: self.check_ranges()
 
 
 # %% ../nbs/06_metrics.ipynb #06f0be7f

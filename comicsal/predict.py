@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .archives import ARCHIVE_EXTS, ArchivePage, archive_pages
 from .config import IMAGE_EXTS, SPLITS, ComicsalError, ensure_writable, get_device, refuse_overlap
-from .data import Discovery, UnreadableImage, discover, files_by_stem, load_page, open_lazy, page_size
+from .data import Discovery, UnreadableImage, discover, files_by_stem, load_page, open_lazy, pad_stack, page_size
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, shard
 from .models import SaliencyModel, density_to_uint8, log_density
 from .zoo import resolve_model
@@ -58,9 +58,7 @@ def batch_logits(model: SaliencyModel, paths: list, device=None, temporal: bool 
         return [page_logits(model, p, device, temporal) for p in paths]
     dev = get_device(device)
     xs = [load_page(p, model_long_side(model))[0] for p in paths]
-    H = max(x.shape[-2] for x in xs); W = max(x.shape[-1] for x in xs)
-    batch = torch.zeros(len(xs), 3, H, W); mask = torch.zeros(len(xs), 1, H, W, dtype=torch.bool)
-    for i, x in enumerate(xs): batch[i, :, :x.shape[-2], :x.shape[-1]] = x; mask[i, :, :x.shape[-2], :x.shape[-1]] = True
+    batch, mask = pad_stack(xs)
     model.to(dev).eval()
     lp = _run(model, batch.to(dev), mask.to(dev), temporal).cpu()
     if temporal: return [log_density(lp[i, :, :x.shape[-2], :x.shape[-1]]) for i, x in enumerate(xs)]

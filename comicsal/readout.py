@@ -14,19 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy.ndimage import zoom
 
-from comicsal.models import (
-    CentreBiasModel,
-    SaliencyModel,
-    gaussian_blur,
-    grid_mask_windows,
-    log_density,
-    page_grid,
-    register_model,
-    resize_mask,
-)
-
 from .backbones import make_backbone
 from .config import DEFAULTS, ComicsalError
+from .models import CentreBiasModel, SaliencyModel, gaussian_blur, grid_mask_windows, log_density, page_grid, register_model, resize_mask
 from .structure import structure_channels
 
 # %% auto #0

@@ -5,7 +5,6 @@
 # %% ../nbs/07_structure.ipynb #d9b08e4b
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import warnings
@@ -25,49 +24,19 @@ from tqdm.auto import tqdm
 
 import comicsal
 
-from .annotations import load_structure
+from .annotations import load_structure, reading_order
 from .config import IMAGE_EXTS, ComicsalError, ComicsalWarning, ensure_writable, refuse_overlap
 from .data import UnreadableImage, load_page
-from .metrics import EvalResult
+from .metrics import Report
 
 # %% auto #0
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'DETECTOR',
-           'STRUCTURE_METRICS', 'reading_order', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical',
-           'scale_boxes', 'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features',
-           'load_panel_net', 'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection',
-           'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text',
-           'train_text_net', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels',
-           'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
-
-# %% ../nbs/07_structure.ipynb #7a0e0002
-def _groups(idx: list[int], boxes, axis: int, tol: float) -> list[list[int]]:
-    "Split `idx` into runs of boxes whose extents along `axis` (0: y, 1: x) overlap (after shrinking by `tol`)."
-    lo, hi = (1, 3) if axis == 0 else (0, 2)
-    spans = sorted((boxes[i][lo] + min(tol, (boxes[i][hi] - boxes[i][lo]) / 4),
-                    boxes[i][hi] - min(tol, (boxes[i][hi] - boxes[i][lo]) / 4), i) for i in idx)
-    out, end = [], -np.inf
-    for a, b, i in spans:
-        if a >= end: out.append([i])
-        else: out[-1].append(i)
-        end = max(end, b)
-    return out
-
-def reading_order(boxes: list, direction: str = "ltr", tol: float | None = None) -> list[int]:
-    "Indices of [x0, y0, x1, y1] `boxes` in reading order (`direction` 'ltr' or 'rtl'); see above."
-    if direction not in ("ltr", "rtl"): raise ComicsalError(f"unknown reading direction {direction!r}; use ltr or rtl.")
-    if not len(boxes): return []
-    if tol is None:
-        tol = 0.02 * max(max(b[2] for b in boxes) - min(b[0] for b in boxes), max(b[3] for b in boxes) - min(b[1] for b in boxes))
-    rtl = direction == "rtl"
-    def order(idx, axis):
-        if len(idx) <= 1: return list(idx)
-        for ax in (axis, 1 - axis):
-            g = _groups(idx, boxes, ax, tol)
-            if len(g) > 1:
-                if ax == 1 and rtl: g = g[::-1]
-                return [i for part in g for i in order(part, 1 - ax)]
-        return sorted(idx, key=lambda i: (boxes[i][1], -boxes[i][2] if rtl else boxes[i][0]))
-    return order(list(range(len(boxes))), 0)
+           'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
+           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net',
+           'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection', 'detect_balloons',
+           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'train_text_net',
+           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
+           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/07_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -650,7 +619,7 @@ def _pool(rows: list[dict]) -> dict:
     return {k: out[k] for k in STRUCTURE_METRICS}
 
 @dataclass
-class StructureResult:
+class StructureResult(Report):
     rows: list[dict]              # per page: key, series, style, counts
     meta: dict
 
@@ -667,13 +636,8 @@ class StructureResult:
         lines += [f"{name[:18]:<18}{d['n']:>4}" + "".join(fmt(d["means"][k]) for k in keys) for name, d in s["per_series"].items()]
         return "\n".join(lines)
 
-    def write(self, out: str | Path, force: bool = False) -> Path:
-        out = EvalResult.prepare_out(out, force)          # same rules as `evaluate`'s folder
-        (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
-        with open(out / "per_page.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(self.rows[0]) if self.rows else ["key"], lineterminator="\n")
-            w.writeheader(); w.writerows(self.rows)
-        return out
+    csv_name = "per_page.csv"
+    def csv_fields(self): return list(self.rows[0]) if self.rows else ["key"]
 
 def _pair(pages, pred: Path) -> dict[str, dict]:
     "{page key: detection} — by the image file the detection names, else by a path tail unique on both sides."

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 import comicsal
 
-from .annotations import StructurePage, load_structure
+from .annotations import StructurePage, load_structure, reading_order
 from .config import DEFAULTS, MAP_SPLITS, SPLITS, ComicsalError, ensure_writable
 from .fixations import fixation_density
 
@@ -379,18 +379,6 @@ class _PageDrawer:
         return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 # %% ../nbs/05_synth.ipynb #75c79d76
-def _reading_order(boxes: list[list[float]], direction: str = "ltr") -> list[int]:
-    "Indices of boxes in reading order: rows top→bottom (boxes overlapping vertically share a row), then left→right (`rtl`: right→left)."
-    order = sorted(range(len(boxes)), key=lambda i: (boxes[i][1], boxes[i][0]))
-    rows, cur = [], []
-    for i in order:
-        if cur and boxes[i][1] >= min(boxes[j][3] for j in cur) - 2:
-            rows.append(cur); cur = []
-        cur.append(i)
-    if cur: rows.append(cur)
-    sign = -1 if direction == "rtl" else 1
-    return [i for r in rows for i in sorted(r, key=lambda i: sign * boxes[i][0])]
-
 def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0) -> list[list[list[float]]]:
     """Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout`.
     Lines taller than wide are read top→bottom (vertical manga text); `layout["direction"] == "rtl"` orders a panel's
@@ -421,7 +409,7 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
             balls = [b for b in layout["balloons"] if b["panel"] == k]
             faces = [f for f in layout["faces"] if f["panel"] == k]
             for c in caps: read(c["lines"])
-            for j in _reading_order([b["box"] for b in balls], direction): read(balls[j]["lines"])
+            for j in reading_order([b["box"] for b in balls], direction): read(balls[j]["lines"])
             for s in layout.get("sfx", []):
                 if s["panel"] == k and rng.random() < 0.35:
                     b = s["box"]; look(rng.uniform(b[0], b[2]), (b[1] + b[3]) / 2)

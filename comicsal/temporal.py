@@ -5,8 +5,6 @@
 # %% ../nbs/12_temporal.ipynb #8531b6d8
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +23,7 @@ import comicsal
 from .config import ComicsalError
 from .data import Discovery, Page, discover, files_by_stem, load_image, load_map, load_page
 from .fixations import TIME_SECONDS, TIME_SLICES, load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
-from .metrics import EvalResult, auc_judd, centre_bias, fixation_mask, info_gain, nss
+from .metrics import Report, auc_judd, centre_bias, fixation_mask, info_gain, nss
 from .models import SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density, register_model, resize_mask
 from .readout import ComicsalModel, LayerNorm2d, window_maps
 from .structure import detect_panels, scale_boxes
@@ -165,7 +163,7 @@ def slice_folders(pred: str | Path, required: bool = True) -> list[Path]:
     return [pred / f"t{j}" for j in ks]
 
 @dataclass
-class TemporalResult:
+class TemporalResult(Report):
     "Per page and slice: the slice map's and the static map's scores against the slice's fixations."
     rows: list[dict]
     k: int
@@ -205,16 +203,8 @@ class TemporalResult:
         if self.excluded: lines.append(f"excluded ({len(self.excluded)}): " + ", ".join(e["stem"] for e in self.excluded[:10]))
         return "\n".join(lines)
 
-    def write(self, out: str | Path, force: bool = False) -> Path:
-        "Write metrics.json and per_image.csv (one row per page and slice) into `out`."
-        out = EvalResult.prepare_out(out, force)
-        (out / "metrics.json").write_text(json.dumps(self.summary(), indent=1) + "\n")
-        keys = ["stem", "style", "slice", "fixations", *TEMPORAL_METRICS, *(f"{m}_static" for m in TEMPORAL_METRICS)]
-        cell = lambda v: "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else v
-        with open(out / "per_image.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n"); w.writeheader()
-            for r in self.rows: w.writerow({k: cell(r[k]) for k in keys})
-        return out
+    def csv_fields(self):    # one row per page and slice
+        return ["stem", "style", "slice", "fixations", *TEMPORAL_METRICS, *(f"{m}_static" for m in TEMPORAL_METRICS)]
 
 # %% ../nbs/12_temporal.ipynb #3570f966
 def _map_on(path, shape: tuple[int, int]) -> np.ndarray:

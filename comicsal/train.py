@@ -21,20 +21,9 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
 import comicsal
-from comicsal.data import (
-    Discovery,
-    Page,
-    UnreadableImage,
-    discover,
-    grid_target,
-    load_image,
-    load_map,
-    load_page,
-    resize_long_side,
-    resize_tensor,
-)
 
 from .config import DEFAULTS, ComicsalError, ensure_writable, get_device, results_dir, seed_everything
+from .data import Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map, load_page, pad_stack, resize_long_side, resize_tensor
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, rank_device, shard
 from .fixations import TIME_SECONDS, TIME_SLICES, scanpath_file
 from .metrics import evaluate
@@ -177,13 +166,8 @@ def augment(cp: CachedPage, rng: np.random.Generator, crop: float = 0.5, hflip: 
 def collate_cached(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """Pad (feats, target, window) items to one batch: feats (B, C, h, w), targets (B, h, w) — or (B, K, h, w) for
     targets (K, h, w), as the time slices of the temporal chapter — and mask (B, 1, h, w)."""
-    h = max(f.shape[-2] for f, _, _ in items); w = max(f.shape[-1] for f, _, _ in items)
-    C = items[0][0].shape[0]; B = len(items)
-    feats = torch.zeros(B, C, h, w); tg = torch.zeros(B, *items[0][1].shape[:-2], h, w)
-    mask = torch.zeros(B, 1, h, w, dtype=torch.bool)
-    for i, (f, t, _) in enumerate(items):
-        feats[i, :, :f.shape[-2], :f.shape[-1]] = f.float(); tg[i, ..., :t.shape[-2], :t.shape[-1]] = t
-        mask[i, :, :f.shape[-2], :f.shape[-1]] = True
+    feats, mask = pad_stack([f for f, _, _ in items])
+    tg = pad_stack([t for _, t, _ in items], feats.shape[-2:])[0]
     # every page's centre bias is taken at its own size (a crop: from the matching part of the page)
     return feats, tg, mask, [wd or (0, 0, f.shape[-2], f.shape[-1]) for f, _, wd in items]
 
@@ -219,17 +203,11 @@ def collate_images(items: list[ImagePage], stride: int, flips: list[bool] | None
     """Pad pages to one batch: images (B, 3, H, W), grid targets (B, gh, gw), grid mask (B, 1, gh, gw), windows.
     `size` pads to (H, W) — under torchrun, the whole global batch's size, so that every rank pads its pages as one
     process would (convolutions see the same zeros); `flips` mirrors the pages marked True."""
-    H = max(it.image.shape[-2] for it in items); W = max(it.image.shape[-1] for it in items)
-    if size is not None: H, W = max(H, size[0]), max(W, size[1])
-    gh, gw = math.ceil(H / stride), math.ceil(W / stride)
-    x = torch.zeros(len(items), 3, H, W); tg = torch.zeros(len(items), gh, gw)
-    mask = torch.zeros(len(items), 1, gh, gw, dtype=torch.bool); wins = []
-    for i, it in enumerate(items):
-        im, t = it.image.float(), it.target
-        if flips is not None and flips[i]: im, t = im.flip(-1), t.flip(-1)
-        x[i, :, :im.shape[-2], :im.shape[-1]] = im; tg[i, :t.shape[0], :t.shape[1]] = t
-        mask[i, :, :t.shape[0], :t.shape[1]] = True; wins.append((0, 0, t.shape[0], t.shape[1]))
-    return x, tg, mask, wins
+    flip = [bool(flips and flips[i]) for i in range(len(items))]
+    x, _ = pad_stack([it.image.flip(-1) if f else it.image for it, f in zip(items, flip)], size)
+    grid = (math.ceil(x.shape[-2] / stride), math.ceil(x.shape[-1] / stride))
+    tg, mask = pad_stack([it.target.flip(-1) if f else it.target for it, f in zip(items, flip)], grid)
+    return x, tg, mask, [(0, 0, *it.target.shape[-2:]) for it in items]
 
 class _EndToEnd(nn.Module):
     "Backbone (partly trainable) + readout as one module, so DDP sees every trained parameter."
