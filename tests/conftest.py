@@ -4,7 +4,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT.parent / "shared"          # the project's data, beside the clone (absent from a user's fresh clone)
+ATT = SHARED / "data" / "attention"
+OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
+needs_attention = pytest.mark.skipif(not (ATT / "mit1003").is_dir(),
+                                     reason=f"{ATT} is absent (a fresh clone without the project's shared data)")
+needs_openmantra = pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),
+                                      reason=f"{OPENMANTRA} is absent (a fresh clone without the project's shared data)")
 
 
 @pytest.fixture(scope="session")

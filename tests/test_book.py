@@ -1,4 +1,4 @@
-"""The book: built offline by jupyter-book from the chapters and recorded runs; plotly renders in a real browser."""
+"""comicsal.book: built offline by jupyter-book from the chapters and recorded runs; plotly renders in a real browser."""
 import contextlib
 import functools
 import http.server

@@ -1,7 +1,11 @@
-"""Edge cases of discovery, pairing, loading and fetching (the notebook holds the everyday cases)."""
+"""comicsal.data: discovery, pairing, styles, loading any image mode, the pixel limit, odd paths and `data check`."""
+import io
+import os
 import random
-import shutil
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +13,6 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from comicsal.archives import fetch_ai4va, normalise_layout
 from comicsal.config import ComicsalError
 from comicsal.data import (
     ComicDataset,
@@ -19,6 +22,8 @@ from comicsal.data import (
     infer_style,
     load_image,
     load_map,
+    load_page,
+    open_image,
     pad_collate,
     read_styles,
 )
@@ -32,7 +37,7 @@ def write_pair(root, split, stem, value, img_ext=".png", map_ext=".png", map_siz
         Image.new("L", map_size, value).save(root / "maps" / split / f"{stem}{map_ext}")
 
 
-# -- pairing ---------------------------------------------------------------------------------------------------
+# -- pairing -------------------------------------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 8), seed=st.integers(0, 10_000))
@@ -96,7 +101,7 @@ def test_empty_and_missing_folders(tmp_path):
     assert "maps/val" in disc.absent and len(disc.unpaired_images) == 1
 
 
-# -- styles ----------------------------------------------------------------------------------------------------
+# -- styles --------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stem,style", [("placid_muzo_012", "toon"), ("Muzo p3", "toon"), ("PLACID-7", "toon"),
                                         ("yves_le_loup_3", "realistic"), ("LOUP", "realistic"),
@@ -117,7 +122,7 @@ def test_styles_csv_overrides_stems(tmp_path):
         read_styles(tmp_path / "styles.csv")
 
 
-# -- loading ---------------------------------------------------------------------------------------------------
+# -- loading -------------------------------------------------------------------------------------------------------
 
 def test_corrupt_files_are_named(tmp_path):
     write_pair(tmp_path, "train", "good", 9)
@@ -181,7 +186,158 @@ def test_cmyk_jpeg_and_map_modes(tmp_path):
         assert np.allclose(got, expected, atol=1e-3), mode
 
 
-# -- torch ------------------------------------------------------------------------------------------------------
+def test_large_scan_is_reduced_while_decoding(tmp_path):
+    Image.new("RGB", (6000, 8000), (200, 100, 50)).save(tmp_path / "scan.jpg", quality=80)
+    x, hw = load_page(tmp_path / "scan.jpg", 1024)
+    assert hw == (8000, 6000) and tuple(x.shape) == (3, 1024, 768)
+    assert abs(x[0].mean().item() - 200 / 255) < 0.02
+
+
+# -- very large pages ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def limit():
+    from comicsal import data
+    yield data
+    data.set_max_pixels(None)
+
+
+def test_max_pixels_setting_env_and_default(limit, monkeypatch):
+    monkeypatch.delenv("COMICSAL_MAX_PIXELS", raising=False)
+    assert limit.MAX_PIXELS_DEFAULT == 500_000_000 and limit.max_pixels() == 500_000_000
+    monkeypatch.setenv("COMICSAL_MAX_PIXELS", "600_000_000")
+    assert limit.max_pixels() == 600_000_000
+    limit.set_max_pixels(1234)
+    assert limit.max_pixels() == 1234                     # the explicit setting (--max-pixels) wins
+    limit.set_max_pixels(None)
+    assert limit.max_pixels() == 600_000_000
+    monkeypatch.setenv("COMICSAL_MAX_PIXELS", "lots")
+    with pytest.raises(ComicsalError, match="COMICSAL_MAX_PIXELS"):
+        limit.max_pixels()
+    with pytest.raises(ComicsalError, match="max-pixels"):
+        limit.set_max_pixels(0)
+
+
+def test_pages_over_the_limit_are_refused_with_the_fix(limit, tmp_path):
+    for split in ("train",):
+        for sub in ("images", "maps"):
+            (tmp_path / sub / split).mkdir(parents=True); Image.new("L", (40, 40)).save(tmp_path / sub / split / "p.png")
+    limit.set_max_pixels(1000)
+    with pytest.raises(UnreadableImage) as e:
+        limit.open_lazy(tmp_path / "images/train/p.png")
+    msg = str(e.value)
+    assert "p.png" in msg and "--max-pixels" in msg and "COMICSAL_MAX_PIXELS" in msg and "megapixels" in msg
+    with pytest.raises(UnreadableImage, match="--max-pixels"):
+        load_map(tmp_path / "maps/train/p.png")
+    for verify in (True, False):
+        rep = check_dataset(tmp_path, verify=verify, progress=False)
+        assert not rep.ok and len(rep.unreadable) == 2 and "--max-pixels" in rep.unreadable[0]
+    limit.set_max_pixels(1600)
+    assert check_dataset(tmp_path, progress=False).ok
+
+
+def test_scans_over_pils_own_limit_load_under_ours(limit, tmp_path):
+    "PIL warns past 89.5 MP and refuses past 179 MP; comicsal's default (500 MP) takes such scans, silently."
+    (tmp_path / "images/test").mkdir(parents=True)
+    big = tmp_path / "images/test/big.tif"                        # TIFF checks PIL's limit again when decoding
+    Image.new("1", (13500, 13500), 1).save(big, compression="tiff_lzw")      # 182 MP, 180 kB on disk
+    Image.new("1", (9500, 9500), 1).save(tmp_path / "warn.png")              # 90 MP: PIL only warns
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # a DecompressionBombWarning fails the test
+        with limit.open_lazy(big) as im: assert im.size == (13500, 13500)
+        with open_image(tmp_path / "warn.png") as im: assert im.size == (9500, 9500)
+        for verify in (False, True):
+            rep = check_dataset(tmp_path, verify=verify, progress=False)
+            assert rep.ok, rep.summary()
+            assert rep.page_sizes["big"] == (13500, 13500)
+    assert Image.MAX_IMAGE_PIXELS == pil_limit                   # PIL's own setting is put back
+
+
+# -- scan formats, unsupported formats, broken and looping links ---------------------------------------------------
+
+def test_scan_formats_are_pages_and_gif_is_named(tmp_path):
+    for sub in ("images/train", "maps/train"): (tmp_path / sub).mkdir(parents=True)
+    for i, ext in enumerate((".tif", ".TIFF", ".webp", ".bmp")):
+        Image.new("RGB", (8, 6), (i, i, i)).save(tmp_path / "images/train" / f"p{i}{ext}")
+        Image.new("L", (8, 6), 10 * i).save(tmp_path / "maps/train" / f"p{i}.png")
+    Image.new("I;16", (8, 6), 65535).save(tmp_path / "maps/train/p4.tif")      # 16-bit TIFF map
+    Image.new("RGB", (8, 6)).save(tmp_path / "images/train/p4.png")
+    Image.new("RGB", (8, 6)).save(tmp_path / "images/train/anim.gif")
+    (tmp_path / "images/train/notes.txt").write_text("x")
+    rep = check_dataset(tmp_path, progress=False)
+    assert rep.ok, rep.summary()
+    assert sorted(p.stem for p in rep.discovery.pages) == ["p0", "p1", "p2", "p3", "p4"]
+    assert load_map(tmp_path / "maps/train/p4.tif").max() == 1.0
+    text = rep.summary()
+    assert "unsupported format (convert to PNG): " in text and "anim.gif" in text
+    assert "ignored (not an image): " in text and "notes.txt" in text
+    assert not any("anim.gif" in line and "not an image" in line for line in text.splitlines())
+
+
+def test_broken_and_looping_links_are_problems(tmp_path):
+    for sub in ("images/train", "maps/train", "images/test"): (tmp_path / sub).mkdir(parents=True)
+    Image.new("RGB", (8, 6)).save(tmp_path / "images/train/a.png"); Image.new("L", (8, 6)).save(tmp_path / "maps/train/a.png")
+    os.symlink("nowhere/ghost.png", tmp_path / "images/test/ghost.png")
+    os.symlink("loop.png", tmp_path / "images/test/loop.png")
+    os.symlink(tmp_path / "images/train/a.png", tmp_path / "images/test/linked.png")      # a working link is fine
+    rep = check_dataset(tmp_path, progress=False)
+    assert not rep.ok
+    probs = "\n".join(rep.problems)
+    assert "ghost.png" in probs and "broken link" in probs and "nowhere/ghost.png" in probs
+    assert "loop.png" in probs and "loop" in probs.replace("loop.png", "")
+    assert [p.stem for p in rep.discovery.split("test")] == ["linked"]
+    # a split folder that is a broken link is named too, not taken as absent
+    os.symlink(tmp_path / "gone", tmp_path / "maps/val")
+    (tmp_path / "images/val").mkdir(); Image.new("RGB", (8, 6)).save(tmp_path / "images/val/v.png")
+    assert any("maps/val" in p and "broken link" in p for p in discover(tmp_path).problems)
+
+
+# -- `data check` on things that are not datasets ------------------------------------------------------------------
+
+def _check(*args):
+    "`comicsal data check ARGS --no-progress`, run in this process (a subprocess would import torch once per call)."
+    from comicsal.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = main(["data", "check", *map(str, args), "--no-progress"])
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def test_check_on_odd_paths_says_what_is_wrong(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "img_file/images").parent.mkdir(); (tmp_path / "img_file/images").write_text("x")
+    (tmp_path / "bin_styles/images/test").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "bin_styles/images/test/a.png")
+    (tmp_path / "bin_styles/styles.csv").write_bytes(b"\xff\xfe\x00garbage\x80\x81")
+    (tmp_path / "dotted/images/test/x.png").mkdir(parents=True)          # a folder named like a page
+    (tmp_path / "dotted/images/v1.0").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "dotted/images/test/a.png")
+    (tmp_path / "split_file/images").mkdir(parents=True); (tmp_path / "split_file/images/train").write_text("x")
+    cases = {"afile": "is a file, not a dataset folder", "img_file": "is a file, not a folder",
+             "bin_styles": "not UTF-8", "split_file": "is a file, not a folder"}
+    for name, expected in cases.items():
+        r = _check(tmp_path / name)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (name, r.stderr)
+        assert expected in r.stdout + r.stderr and name in r.stdout + r.stderr, (name, r.stdout, r.stderr)
+    r = _check(tmp_path / "dotted")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "ignored (a folder): " in r.stdout and "x.png" in r.stdout and "v1.0" in r.stdout, r.stdout
+
+
+def test_unreadable_folders_are_named(tmp_path, monkeypatch):
+    "Root ignores permissions, so the denial is simulated."
+    (tmp_path / "images/train").mkdir(parents=True)
+    real = Path.iterdir
+    def deny(self):
+        if self.name == "train": raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+    monkeypatch.setattr(Path, "iterdir", deny)
+    with pytest.raises(ComicsalError, match=r"images/train.*[Pp]ermission denied"):
+        check_dataset(tmp_path, progress=False)
+
+
+# -- torch ---------------------------------------------------------------------------------------------------------
 
 def test_dataset_and_collate_keep_sizes_and_mask(sample):
     ds = ComicDataset(sample, "val", long_side=256)
@@ -201,51 +357,3 @@ def test_dataset_and_collate_keep_sizes_and_mask(sample):
     assert sum(len(b["stem"]) for b in loader) == len(ds)
     with pytest.raises(ComicsalError, match="unknown split"):
         ComicDataset(sample, "dev")
-
-
-# -- fetch -----------------------------------------------------------------------------------------------------
-
-def _archive_tree(src: Path):
-    "A plausible challenge archive: nested folder, per-split image/map folders with their own names."
-    for split, sdir in (("train", "Train"), ("val", "Validation")):
-        for i in range(2):
-            d = src / "AI4VA_saliency" / sdir
-            (d / "Images").mkdir(parents=True, exist_ok=True); (d / "GT_saliency").mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (8, 12), (i, 0, 0)).save(d / "Images" / f"yves_{split}_{i}.jpg")
-            Image.new("L", (10, 10), i).save(d / "GT_saliency" / f"yves_{split}_{i}.png")
-    (src / "AI4VA_saliency/test/images").mkdir(parents=True)
-    Image.new("RGB", (8, 12)).save(src / "AI4VA_saliency/test/images/placid_t.png")
-    (src / "__MACOSX").mkdir(); (src / "__MACOSX/._junk.png").write_bytes(b"junk")
-
-
-@pytest.mark.parametrize("kind", ["zip", "gztar"])
-def test_fetch_unpacks_and_normalises_a_local_archive(tmp_path, kind):
-    _archive_tree(tmp_path / "src")
-    archive = shutil.make_archive(str(tmp_path / "ai4va"), kind, tmp_path / "src")
-    rep = fetch_ai4va(tmp_path / "data", archive=archive)
-    assert rep.ok, rep.summary()
-    assert rep.counts() == {"train": {"realistic": 2}, "val": {"realistic": 2}, "test": {"toon": 1}}
-    assert (tmp_path / "data/maps/val/yves_val_1.png").is_file()
-    assert "drive.google.com" in (tmp_path / "data/SOURCE.txt").read_text()
-    with pytest.raises(ComicsalError, match="--force"):
-        fetch_ai4va(tmp_path / "data", archive=archive)
-    assert fetch_ai4va(tmp_path / "data", archive=archive, force=True).ok
-
-
-def test_normalise_refuses_to_guess(tmp_path):
-    (tmp_path / "src/stuff").mkdir(parents=True)
-    Image.new("L", (4, 4)).save(tmp_path / "src/stuff/0001.png")
-    with pytest.raises(ComicsalError, match=r"(?s)cannot tell .* stuff/0001.png"):
-        normalise_layout(tmp_path / "src", tmp_path / "dst")
-
-
-def test_fetch_errors_are_clear(tmp_path, monkeypatch):
-    (tmp_path / "broken.zip").write_bytes(b"PK not really")
-    with pytest.raises(ComicsalError, match="cannot unpack"):
-        fetch_ai4va(tmp_path / "d1", archive=tmp_path / "broken.zip")
-    import socket
-    def refuse(*a, **k): raise OSError("network is unreachable")
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    with pytest.raises(ComicsalError, match="Manual steps") as e:
-        fetch_ai4va(tmp_path / "d2")
-    assert "--archive" in str(e.value) and "1cNivYQCyEz6AncLTJnAfrgkGRyMsVmm_" in str(e.value)

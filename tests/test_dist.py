@@ -1,28 +1,13 @@
-"""Scaling out (chapter 11): torchrun with CPU ranks (gloo) predicts and trains like one process; comic archives."""
+"""comicsal.dist: torchrun with CPU ranks (gloo) predicts and trains like one process (the scaling-out chapter)."""
 import filecmp
-import io
 import json
-import os
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from commands import run_process as _run
 
 from comicsal.synth import synth_dataset
-
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def _run(args, cwd, ranks=None):
-    cmd = ([BIN / "torchrun", "--standalone", "--nproc-per-node", str(ranks), "-m", "comicsal"] if ranks
-           else [sys.executable, "-m", "comicsal"]) + [str(a) for a in args] + ["--no-progress"]
-    r = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
-    return r
 
 
 @pytest.fixture(scope="module")
@@ -75,32 +60,6 @@ def test_two_rank_training_matches_one_process_and_beats_centre(pages, tmp_path)
     # a killed multi-process run resumes from rank 0's last.pt
     r = _run(args + ["--out", tmp_path / "two", "--resume"], tmp_path, ranks=2)
     assert r.returncode == 0, r.stderr
-
-
-def _book(d: Path) -> list[Image.Image]:
-    ims = [Image.fromarray((np.random.default_rng(i).random((120, 90, 3)) * 255).astype(np.uint8)) for i in range(3)]
-    with zipfile.ZipFile(d / "book.cbz", "w") as z:
-        for i, im in enumerate(ims):
-            b = io.BytesIO(); im.save(b, "PNG"); z.writestr(f"pages/p{i + 1}.png", b.getvalue())
-    ims[0].save(d / "book.pdf", save_all=True, append_images=ims[1:], resolution=100)
-    return ims
-
-
-def test_predict_archives(tmp_path):
-    _book(tmp_path)
-    r = _run(["predict", "--model", "centre-bias", "--images", "book.cbz", "--out", "cbz", "--zip"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    got = sorted(p.relative_to(tmp_path / "cbz").as_posix() for p in (tmp_path / "cbz").rglob("*.png"))
-    assert got == ["book/pages_p1.png", "book/pages_p2.png", "book/pages_p3.png"]
-    assert Image.open(tmp_path / "cbz/book/pages_p1.png").size == (90, 120)
-    with zipfile.ZipFile(tmp_path / "cbz.zip") as z: assert sorted(z.namelist()) == got
-    r = _run(["predict", "--model", "centre-bias", "--images", "book.pdf", "--dpi", "200", "--out", "pdf"], tmp_path, ranks=2)
-    assert r.returncode == 0, r.stderr
-    got = sorted(p.relative_to(tmp_path / "pdf").as_posix() for p in (tmp_path / "pdf").rglob("*.png"))
-    assert got == ["book/page-0001.png", "book/page-0002.png", "book/page-0003.png"]
-    assert Image.open(tmp_path / "pdf/book/page-0002.png").size == (180, 240)     # 100 dpi pages rendered at 200 dpi
-    bad = _run(["predict", "--model", "centre-bias", "--images", "book.pdf", "--dpi", "5", "--out", "x"], tmp_path)
-    assert bad.returncode == 1 and "--dpi" in bad.stderr
 
 
 def test_two_rank_finetuning_matches_one_process(pages, tmp_path):

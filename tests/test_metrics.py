@@ -1,4 +1,4 @@
-"""comicsal.metrics against reference loops, properties, pysaliency, and evaluate's edge cases."""
+"""comicsal.metrics: agreement with reference loops and pysaliency, properties, and evaluate's edge cases and refusals."""
 import importlib.util
 import json
 import math
@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference_metrics as ref
+from commands import cli, corrupt, no_traceback
+from conftest import ATT, needs_attention
 from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
@@ -54,7 +56,7 @@ def fixmask(seed, shape=(24, 32), n=12):
     return m
 
 
-# -- agreement with the reference loops ------------------------------------------------------------------------
+# -- agreement with the reference loops ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", range(6))
 def test_against_reference_loops(seed):
@@ -134,7 +136,7 @@ def test_evaluate_reproduces_the_scoring_program(tmp_path):
     assert res.summary()["per_style"]["toon"]["n"] == 3
 
 
-# -- properties -------------------------------------------------------------------------------------------------
+# -- properties ----------------------------------------------------------------------------------------------------
 
 maps = arrays(np.float64, (8, 10), elements=st.floats(0, 1, allow_nan=False, width=32))
 
@@ -197,7 +199,7 @@ def test_fixation_rules():
         fixations_from_map(g, "mean")
 
 
-# -- pysaliency -------------------------------------------------------------------------------------------------
+# -- pysaliency ----------------------------------------------------------------------------------------------------
 
 def _pysaliency():
     "pysaliency's metrics and roc modules without its package __init__ (which needs the removed pkg_resources)."
@@ -227,7 +229,7 @@ def test_cross_check_with_pysaliency(seed):
     assert _auc_step(pos, neg, None) == pytest.approx(roc.general_roc(pos, neg)[0], abs=1e-10)
 
 
-# -- evaluate ---------------------------------------------------------------------------------------------------
+# -- evaluate ------------------------------------------------------------------------------------------------------
 
 def test_evaluate_pairs_by_stem_and_reports_missing_and_extra(tmp_path):
     gts = {f"p{i}": blobs(i) for i in range(4)}
@@ -275,3 +277,69 @@ def test_evaluate_seeded_and_page_independent(sample):
     d = evaluate("centre", sample, "ai4va", progress=False, seed=2).rows
     assert [r["CC"] for r in c] == [r["CC"] for r in d]
     assert [r["AUC"] for r in c] == pytest.approx([r["AUC"] for r in d], abs=1e-4)
+
+
+@needs_attention
+def test_mit_protocol_uses_recorded_fixations():
+    r = evaluate("centre", ATT / "fiwi", "mit", progress=False)
+    assert r.meta["fixations"].startswith("recorded (4 pages)")
+    r = evaluate("centre", ATT / "gdi", "mit", progress=False)
+    assert r.meta["fixations"] == "peaks"                                    # importance maps: no fixations
+
+
+# -- careless input: unreadable and NaN predictions, values out of range, --out, warnings, CSV ---------------------
+
+def test_evaluate_scores_the_readable_pages_and_names_the_rest(sample_copy, tmp_path):
+    pred = tmp_path / "pred"
+    cli("predict", "--model", "centre-bias", "--images", sample_copy, "--split", "val", "--out", pred,
+        "--like", sample_copy / "maps" / "val", "--no-progress")
+    bad = sorted(pred.glob("*.png"))[0]
+    corrupt(bad)
+    rc, out, err = cli("evaluate", "--pred", pred, "--gt", sample_copy, "--out", tmp_path / "ev", "--no-progress")
+    assert rc == 1 and bad.name in err, err
+    no_traceback(err)
+    import json
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["n"] == len(list(pred.glob("*.png"))) - 1 and [f["stem"] for f in m["failed"]] == [bad.stem]
+
+
+def test_metrics_out_of_range_never_reach_a_file(tmp_path):
+    from comicsal.metrics import EvalResult
+    res = EvalResult("ai4va", [{"stem": "a", "style": "toon", "AUC": -2.11, "CC": 0.1, "KLD": 1.0, "SIM": 0.2}])
+    with pytest.raises(ComicsalError, match="outside"):
+        res.write(tmp_path / "ev")
+    assert not (tmp_path / "ev" / "metrics.json").exists()
+
+
+def test_nan_predictions_are_not_scored(sample):
+    from comicsal.metrics import evaluate
+    res = evaluate(lambda stem, shape: np.full(shape, np.nan), sample, "ai4va", progress=False)
+    assert res.rows == [] and len(res.failed) == 4 and "NaN" in res.failed[0]["reason"]
+
+
+def test_unwritable_evaluate_out_is_found_before_scoring(sample, tmp_path, monkeypatch):
+    import comicsal.metrics
+    def never(*a, **k): raise AssertionError("scored before checking --out")
+    monkeypatch.setattr(comicsal.metrics, "evaluate", never)
+    blocker = tmp_path / "file"; blocker.write_text("x")
+    rc, _, err = cli("evaluate", "--reference", "centre", "--gt", sample, "--out", blocker / "ev", "--no-progress")
+    assert rc == 1 and "cannot be written" in err, err
+    no_traceback(err)
+
+
+def test_evaluate_warns_once_about_resizing_and_self_scoring(sample, tmp_path):
+    rc, out, err = cli("predict", "--model", "centre-bias", "--images", sample, "--split", "val", "--out", tmp_path / "p", "--no-progress")
+    rc, out, err = cli("evaluate", "--pred", tmp_path / "p", "--gt", sample, "--out", tmp_path / "ev", "--no-progress")
+    assert rc == 0 and err.count("comicsal: warning:") == 1 and "resized" in err, err
+    rc, out, err = cli("evaluate", "--pred", sample / "maps" / "val", "--gt", sample, "--out", tmp_path / "ev2", "--no-progress")
+    assert rc == 0 and "ground-truth folder itself" in err, err
+
+
+def test_per_image_csv_line_ends_and_empty_cells(tmp_path):
+    from comicsal.metrics import EvalResult
+    rows = [{"stem": "a", "style": "toon", "AUC": 0.8, "CC": 0.3, "KLD": 1.0, "SIM": 0.4},
+            {"stem": "b", "style": "toon", "AUC": math.nan, "CC": 0.2, "KLD": 1.1, "SIM": 0.3}]   # AUC undefined
+    EvalResult("ai4va", rows).write(tmp_path / "ev")
+    raw = (tmp_path / "ev" / "per_image.csv").read_bytes()
+    assert b"\r\n" not in raw and b"nan" not in raw.lower()
+    assert raw.splitlines()[2] == b"b,toon,,0.2,1.1,0.3"

@@ -1,12 +1,12 @@
-"""Prediction: any page mode and size, stems kept, bounded memory, sizes of reference maps, overwrite rules."""
+"""comicsal.predict: any page mode and size, stems kept, reference-map sizes, overwrite rules, careless input."""
 import zipfile
 
 import numpy as np
 import pytest
+from commands import cli, corrupt, no_traceback, snapshot
 from PIL import Image
 
 from comicsal.config import ComicsalError
-from comicsal.data import load_page
 from comicsal.models import CentreBiasModel, SpectralResidualModel
 from comicsal.predict import predict
 from comicsal.readout import ComicsalModel
@@ -36,13 +36,6 @@ def test_comicsal_model_predicts_any_size(tmp_path):
     assert [Image.open(p).size for p in paths] == [(97, 203), (300, 120)]
 
 
-def test_large_scan_is_reduced_while_decoding(tmp_path):
-    Image.new("RGB", (6000, 8000), (200, 100, 50)).save(tmp_path / "scan.jpg", quality=80)
-    x, hw = load_page(tmp_path / "scan.jpg", 1024)
-    assert hw == (8000, 6000) and tuple(x.shape) == (3, 1024, 768)
-    assert abs(x[0].mean().item() - 200 / 255) < 0.02
-
-
 def test_like_zip_and_overwrite(sample, tmp_path):
     out = tmp_path / "pred"
     paths = predict(CentreBiasModel(), sample, out, split="val", like=sample / "maps/val",
@@ -54,3 +47,69 @@ def test_like_zip_and_overwrite(sample, tmp_path):
     predict(CentreBiasModel(), sample, out, split="val", force=True, progress=False)
     with pytest.raises(ComicsalError, match="no pages in split 'dev'"):
         predict(CentreBiasModel(), sample, tmp_path / "x", split="dev", progress=False)
+
+
+# -- predict never writes into (or around) its input ---------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["images/test", "images", ".", "preds-inside", ".."])
+def test_predict_never_writes_into_or_around_its_input(sample_copy, where):
+    before = snapshot(sample_copy)
+    out = sample_copy / where if where != "preds-inside" else sample_copy / "images" / "test" / "preds"
+    for images in (sample_copy, sample_copy / "images" / "test"):
+        rc, _, err = cli("predict", "--model", "centre-bias", "--images", images, "--out", out, "--force", "--zip", "--no-progress")
+        assert rc == 1 and "overlaps the input" in err, err
+        no_traceback(err)
+    assert snapshot(sample_copy) == before           # not one byte of the dataset changed
+    assert not list(sample_copy.parent.rglob("*.zip"))
+
+
+def test_predict_refuses_the_like_folder(sample_copy, tmp_path):
+    before = snapshot(sample_copy / "maps")
+    rc, _, err = cli("predict", "--model", "centre-bias", "--images", sample_copy, "--split", "val",
+                     "--like", sample_copy / "maps" / "val", "--out", sample_copy / "maps" / "val", "--force", "--no-progress")
+    assert rc == 1 and "overlaps" in err
+    assert snapshot(sample_copy / "maps") == before
+
+
+def test_out_folder_with_a_dot(sample, tmp_path):
+    rc, out, err = cli("predict", "--model", "centre-bias", "--images", sample, "--out", tmp_path / "some" / "preds.v2", "--no-progress")
+    assert rc == 0, err
+    assert len(list((tmp_path / "some" / "preds.v2").glob("*.png"))) == 2
+
+
+# -- one bad page does not stop a batch ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch", ["1", "3"])
+def test_corrupt_page_among_good_ones(sample_copy, tmp_path, batch):
+    pages = sorted((sample_copy / "images" / "val").iterdir())
+    corrupt(pages[1])
+    out = tmp_path / "pred"
+    rc, _, err = cli("predict", "--model", "centre-bias", "--images", sample_copy, "--split", "val", "--out", out,
+                     "--zip", "--batch-size", batch, "--no-progress")
+    assert rc == 1 and pages[1].name in err and "could not be predicted" in err, err
+    no_traceback(err)
+    assert sorted(p.stem for p in out.glob("*.png")) == sorted(p.stem for p in pages if p != pages[1])
+    z = zipfile.ZipFile(tmp_path / "pred.zip")
+    assert len(z.namelist()) == len(pages) - 1 and pages[1].stem.encode() in z.comment
+
+
+def test_pages_over_the_pixel_limit(tmp_path):
+    d = tmp_path / "pages"; d.mkdir()
+    Image.new("L", (300, 200), 128).save(d / "big.png")
+    Image.new("L", (30, 20), 128).save(d / "small.png")
+    rc, _, err = cli("predict", "--model", "centre-bias", "--images", d, "--out", tmp_path / "p", "--max-pixels", "10000", "--no-progress")
+    assert rc == 1 and "big.png" in err and "--max-pixels" in err, err
+    no_traceback(err)
+    assert [p.name for p in (tmp_path / "p").iterdir()] == ["small.png"]
+    from comicsal.data import MAX_PIXELS_DEFAULT, max_pixels
+    assert max_pixels() == MAX_PIXELS_DEFAULT              # the option does not outlive the command
+
+
+@pytest.mark.parametrize("bad", ["a\nb", "a\\b", "tab\there"])
+def test_zip_entry_names_are_refused_when_unsafe(tmp_path, bad):
+    d = tmp_path / "pages"; d.mkdir()
+    Image.new("RGB", (40, 30)).save(d / "good.png")
+    Image.new("RGB", (40, 30)).save(d / f"{bad}.png")
+    rc, _, err = cli("predict", "--model", "centre-bias", "--images", d, "--out", tmp_path / "p", "--zip", "--no-progress")
+    assert rc == 1 and "rename it" in err, err
+    assert zipfile.ZipFile(tmp_path / "p.zip").namelist() == ["good.png"]

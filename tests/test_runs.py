@@ -1,18 +1,14 @@
-"""Recorded runs: papermill pipelines into run folders, reproducible, failures kept and named."""
+"""comicsal.runs: papermill pipelines into run folders, reproducible, failures kept and named, names kept inside results/."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from commands import cli, no_traceback
 
 from comicsal.config import ComicsalError
 from comicsal.runs import RunFailed, _new_run_folder, run_pipeline
 from comicsal.zoo import latest_run
 
-BIN = Path(sys.executable).parent
 QUICK = {"backbone": "none", "long_side": 256, "epochs": 3}
 
 
@@ -55,19 +51,6 @@ def test_run_folders_are_never_reused(tmp_path):
     assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
 
 
-def test_cli_run_exit_codes(sample, tmp_path):
-    env = {**os.environ, "COMICSAL_RESULTS": str(tmp_path)}
-    r = subprocess.run([BIN / "comicsal", "run", "evaluate", "-p", "model", "centre-bias", "-p", "data", str(sample),
-                        "--no-progress"], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    assert "without encryption" not in r.stderr and "Warning" not in r.stderr, r.stderr   # the kernel's chatter stays out
-    folder = Path(r.stdout.strip().rsplit(" ", 1)[-1])
-    assert folder.parent == tmp_path / "runs" and (folder / "metrics.json").is_file()
-    r = subprocess.run([BIN / "comicsal", "run", "evaluate", "-p", "model", "nothing", "-p", "data", str(sample),
-                        "--no-progress"], capture_output=True, text=True, env=env)
-    assert r.returncode == 1 and "failed in cell" in r.stderr and "Traceback" not in r.stderr
-
-
 def test_every_pipeline_parameter_is_visible_to_papermill():
     "A comment papermill cannot parse hides a parameter (then `-p` is refused): every assignment must be found."
     import ast
@@ -82,3 +65,42 @@ def test_every_pipeline_parameter_is_visible_to_papermill():
         names = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
         assert sorted(pm.inspect_notebook(str(nb_path))) == sorted(names), nb_path.name
         assert "out_dir" in names, nb_path.name
+
+
+# -- interrupted runs, run names -----------------------------------------------------------------------------------
+
+def test_interrupted_run_is_marked_and_skipped(sample, tmp_path, monkeypatch):
+    import papermill
+
+    from comicsal.runs import run_pipeline
+    from comicsal.zoo import latest_run
+
+    def interrupted(*a, **k): raise KeyboardInterrupt
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline("evaluate", {"model": "centre-bias", "data": str(sample)}, root=tmp_path, progress=False)
+    folder = next(tmp_path.glob("*-evaluate"))
+    assert "interrupted" in (folder / "FAILED").read_text() and not (folder / "RUNNING").exists()
+    (tmp_path / "20990101T000000Z-evaluate").mkdir()                   # killed outright: RUNNING stays
+    (tmp_path / "20990101T000000Z-evaluate" / "RUNNING").write_text("")
+    with pytest.raises(ComicsalError, match="no successful run"):
+        latest_run("evaluate", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../x", "../01_data", "ESCAPE", "/tmp/x", "..", "a/b", "", "-p"])
+def test_run_names_cannot_leave_the_runs_folder(tmp_path, monkeypatch, name):
+    import os
+
+    import nbformat
+
+    from comicsal.runs import pipelines_dir
+    monkeypatch.setenv("COMICSAL_RESULTS", str(tmp_path / "results"))
+    if name == "ESCAPE":     # a notebook that exists, reached through ../ — its run folder would land outside results/runs
+        nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}),
+                       tmp_path / "evil.ipynb")
+        name = os.path.relpath(tmp_path / "evil", pipelines_dir())
+    rc, _, err = cli("run", name, "--no-progress")
+    assert rc in (1, 2)
+    no_traceback(err)
+    assert not (tmp_path / "results").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["evil.ipynb"])

@@ -1,15 +1,16 @@
-"""The embedded sample: deterministic per seed, in the AI4VA layout, and usable through the CLI."""
+"""comicsal.synth: the embedded sample (deterministic per seed, AI4VA layout), presets, --force, simulated maps."""
 import filecmp
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import OPENMANTRA, needs_openmantra
 from PIL import Image
 
+from comicsal.config import ComicsalError
 from comicsal.data import check_dataset, discover, load_map
 from comicsal.synth import SynthParams, load_layout, synth_dataset, synth_page
 
@@ -69,26 +70,30 @@ def test_a_non_empty_folder_is_refused_unless_forced(tmp_path):
     assert (tmp_path / "mine/synth.json").is_file()
 
 
-def test_cli_synth_then_check_in_a_subprocess(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    out = tmp_path / "cli"
-    r = subprocess.run([BIN / "comicsal", "data", "synth", "--out", out, "--n-train", "2", "--n-val", "2",
-                        "--n-test", "0", "--seed", "5"], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([BIN / "comicsal", "data", "check", out], capture_output=True, text=True, env=env)
-    assert r.returncode == 0 and "no problems found" in r.stdout, r.stdout + r.stderr
-    # a truncated PNG and an unpaired map: named, and exit status 1
-    victim = next((out / "maps/val").glob("*.png"))
-    victim.write_bytes(victim.read_bytes()[:100])
-    Image.new("L", (4, 4)).save(out / "maps/train/stray_page.png")
-    r = subprocess.run([BIN / "comicsal", "data", "check", out], capture_output=True, text=True, env=env)
-    assert r.returncode == 1
-    assert victim.name in r.stdout and "stray_page.png" in r.stdout
-    r = subprocess.run([BIN / "comicsal", "data", "synth", "--out", out], capture_output=True, text=True, env=env)
-    assert r.returncode == 1 and "--force" in r.stderr and "Traceback" not in r.stderr
+def test_synth_force_replaces_only_its_own_files(tmp_path):
+    from comicsal.synth import SynthParams, synth_dataset
+    root = tmp_path / "mine"
+    for sub in ("images/train", "maps/train"):
+        (root / sub).mkdir(parents=True); Image.new("L", (8, 8), 7).save(root / sub / "my_page.png")
+    (root / "styles.csv").write_text("stem,style\nmy_page,realistic\n")
+    with pytest.raises(ComicsalError, match="--force"):
+        synth_dataset(root, 2, 1, 0, progress=False, params=SynthParams(width=(100, 120), map_size=32))
+    small = SynthParams(width=(100, 120), map_size=32)                   # the same stems, drawn fast
+    synth_dataset(root, 2, 1, 0, progress=False, force=True, params=small)
+    assert (root / "images/train/my_page.png").is_file() and (root / "maps/train/my_page.png").is_file()
+    disc = discover(root)
+    assert not disc.problems, disc.problems
+    assert {p.stem: p.style for p in disc.pages} == {"my_page": "realistic", "placid_muzo_train000": "toon",
+                                                     "yves_le_loup_train001": "realistic", "placid_muzo_val000": "toon"}
+    # again, smaller: the pages it made before and no longer makes go; the user's stay
+    synth_dataset(root, 1, 0, 0, progress=False, force=True, params=small)
+    assert sorted(p.stem for p in discover(root).pages) == ["my_page", "placid_muzo_train000"]
+    assert not list((root / "layout").rglob("yves_le_loup_train001.json"))
+    assert "my_page,realistic" in (root / "styles.csv").read_text()
+    assert "yves_le_loup_train001" not in (root / "styles.csv").read_text()
 
 
-# -- revision 3: printed-page variety, presets, parallel drawing ------------------------------------------------------
+# -- revision 3: printed-page variety, presets, parallel drawing ---------------------------------------------------
 
 def test_presets_and_scan_geometry():
     "The corpus preset scans pages at 200–3000 px; the layout (boxes, fixations) follows the page's size."
@@ -125,13 +130,9 @@ def test_workers_draw_the_same_pages(tmp_path):
     assert all(filecmp.cmp(a / p, b / p, shallow=False) for p in _files(a))
 
 
-from conftest import SHARED  # noqa: E402
+# -- simulated maps on real pages (OpenMantra, ../shared) ----------------------------------------------------------
 
-OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
-
-
-@pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),
-                    reason=f"{OPENMANTRA} is absent (a fresh clone without the project's shared data)")
+@needs_openmantra
 def test_simulate_cli_on_openmantra(tmp_path):
     "Real pages + simulated maps as a dataset: whole series split, images linked (never copied), maps on text."
     out = tmp_path / "om"

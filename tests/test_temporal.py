@@ -1,5 +1,5 @@
-"""Time slices end to end (chapter 12): `predict --temporal`, `evaluate --temporal`, `train --temporal`, the refusals,
-and the shipped readout's claim on MIT1003 fold 0 (recorded scanpaths; skipped where ../shared is absent)."""
+"""comicsal.temporal: time slices end to end (predict, evaluate and train --temporal, refusals, the shipped readout)."""
+# The shipped readout's claim is re-measured on MIT1003 fold 0 (recorded scanpaths; skipped where ../shared is absent).
 import json
 from pathlib import Path
 

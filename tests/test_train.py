@@ -1,14 +1,17 @@
-"""Training: resume reaches the same result, init, caches, and the default backbone beating the baselines."""
+"""comicsal.train: resume reaches the same result, init, caches, divergence, and the default backbone beating the baselines."""
 import json
 
 import pytest
 import torch
+from commands import cli, corrupt, no_traceback
 
 from comicsal.config import ComicsalError
 from comicsal.data import discover
 from comicsal.models import load_model, read_checkpoint
 from comicsal.readout import ComicsalModel
 from comicsal.train import FeatureCache, TrainConfig, _init_head, train
+
+QUICK = ["--backbone", "none", "--long-side", "128", "--epochs", "3", "--no-progress"]
 
 
 def tiny_cfg(sample, **kw):
@@ -61,6 +64,24 @@ def test_disk_cache_matches_memory_and_is_reused(sample, tmp_path):
     mtimes = [f.stat().st_mtime_ns for f in files]
     FeatureCache(m, pages, tmp_path / "cache", progress=False)
     assert [f.stat().st_mtime_ns for f in files] == mtimes          # read, not recomputed
+
+
+def test_feature_cache_names_every_unreadable_page(sample_copy, tmp_path):
+    pages = sorted((sample_copy / "images" / "train").iterdir())
+    corrupt(pages[0]); corrupt(pages[2])
+    rc, _, err = cli("train", "--data", sample_copy, "--out", tmp_path / "run", *QUICK)
+    assert rc == 1 and pages[0].name in err and pages[2].name in err and "2 of" in err, err
+    no_traceback(err)
+
+
+def test_diverging_training_stops_with_a_message(sample, tmp_path):
+    rc, out, err = cli("train", "--data", sample, "--out", tmp_path / "run", "--lr", "1e30", *QUICK)
+    assert rc == 1 and "diverged" in err and "--lr" in err, err
+    no_traceback(err)
+    assert not (tmp_path / "run" / "model.pt").exists() and not (tmp_path / "run" / "summary.json").exists()
+    if (tmp_path / "run" / "last.pt").exists():     # whatever was kept is a good, finite checkpoint
+        from comicsal.models import load_model
+        load_model(tmp_path / "run" / "last.pt")
 
 
 def test_baselines_train_and_reload(sample, tmp_path):

@@ -1,24 +1,17 @@
-"""Real eye-tracking data (../shared/data/attention) and the shipped default model.
-Tests that need the shared data skip, saying why, where it is absent (a user's fresh clone); CI has it."""
+"""comicsal.zoo: the shipped models, their model cards, and the cards' claims re-measured (where ../shared has the data)."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
-from conftest import SHARED
+from conftest import ATT, OPENMANTRA, SHARED, needs_attention, needs_openmantra
 
 from comicsal.data import discover
-from comicsal.fixations import load_fixations, page_fixations
 from comicsal.metrics import evaluate
 from comicsal.models import CentreBiasModel, read_checkpoint
 from comicsal.zoo import resolve_model, shipped_checkpoint
 
-ATT = SHARED / "data" / "attention"
-needs_shared = pytest.mark.skipif(not (ATT / "mit1003").is_dir(),
-                                  reason=f"{ATT} is absent (a fresh clone without the project's shared data)")
 BIN = Path(sys.executable).parent
 
 
@@ -59,30 +52,7 @@ def test_predict_and_init_with_the_shipped_model(sample, tmp_path):
     assert s["epochs"] == 1
 
 
-@needs_shared
-def test_attention_sets_load():
-    mit = discover(ATT / "mit1003")
-    assert len(mit.pages) == 1003 and not mit.problems
-    assert len(mit.split("val")) == 111                                      # fold 0 of 10, fixed by crc32(stem)
-    p = mit.split("val")[0]
-    pts, (h, w) = load_fixations(p.fixations)
-    assert len(pts) > 15 and (h, w) == tuple(np.asarray(__import__("PIL.Image", fromlist=["x"]).open(p.image)).shape[:2])
-    fiwi = discover(ATT / "fiwi")
-    assert len(fiwi.pages) == 51 and all(q.fixations is not None for q in fiwi.pages)
-    assert page_fixations(fiwi.pages[0], (384, 683)).max(0)[0] < 683
-    gdi = discover(ATT / "gdi")
-    assert len(gdi.pages) == 51 and all(q.fixations is None and q.fixmap is None for q in gdi.pages)
-
-
-@needs_shared
-def test_mit_protocol_uses_recorded_fixations():
-    r = evaluate("centre", ATT / "fiwi", "mit", progress=False)
-    assert r.meta["fixations"].startswith("recorded (4 pages)")
-    r = evaluate("centre", ATT / "gdi", "mit", progress=False)
-    assert r.meta["fixations"] == "peaks"                                    # importance maps: no fixations
-
-
-@needs_shared
+@needs_attention
 def test_shipped_model_on_held_out_mit1003():
     "The model card's claim: held-out MIT1003 fold, mit protocol, recorded fixations, IG vs a fitted centre bias."
     from comicsal.train import TrainingSets, predictor
@@ -97,12 +67,10 @@ def test_shipped_model_on_held_out_mit1003():
     assert abs(m["CC"] - card["held_out_mit1003"]["comicsal (new default)"]["CC"]) < 0.01     # the card's number
 
 
-OPENMANTRA = SHARED / "data" / "comics" / "openmantra"
 MARGIN = 0.2     # the card: held-out series CC 0.811 for the default, 0.362 for comicsal-photo, 0.055 for a centre bias
 
 
-@pytest.mark.skipif(not (OPENMANTRA / "annotation.json").is_file(),
-                    reason=f"{OPENMANTRA} is absent (a fresh clone without the project's shared data)")
+@needs_openmantra
 def test_comics_default_beats_photo_model_and_centre_on_held_out_manga(tmp_path):
     "The model card's comic claim, re-measured on 12 pages of the held-out OpenMantra series (simulated maps)."
     from comicsal.annotations import load_openmantra

@@ -1,6 +1,7 @@
-"""The explorer live in JupyterLab: a real `jupyter lab` server, a notebook that builds the `Explorer`, run in
-headless Chromium (Playwright driving Debian's chromium; never `playwright install`), and assertions on what the
-browser shows: the first view, the page slider, a clean console."""
+"""comicsal.explore: the explorer live in JupyterLab, checked in headless Chromium."""
+# A real `jupyter lab` server, a notebook that builds the `Explorer`, run in headless Chromium (Playwright driving
+# Debian's chromium; never `playwright install`), and assertions on what the browser shows: the first view, the page
+# slider, a clean console.
 import json
 import os
 import signal
