@@ -69,6 +69,7 @@ def load_openmantra(path: str | Path) -> list[StructurePage]:
                                      text_len=[len(str(b.get("text_ja", "")).strip()) for b in pg.get("text", [])]))
     return out
 
+# %% ../nbs/04_annotations.ipynb #a77e0004
 _COCO_KINDS = {"panels": re.compile(r"panel|frame", re.I), "text": re.compile(r"balloon|speech|bubble|text|caption|narrat|dialog", re.I),
                "faces": re.compile(r"face|head", re.I), "characters": re.compile(r"character|body|person|figure", re.I)}
 
@@ -96,6 +97,7 @@ def load_coco_structure(path: str | Path) -> list[StructurePage]:
         getattr(pages[a["image_id"]], k).append(_xywh(a["bbox"]))
     return list(pages.values())
 
+# %% ../nbs/04_annotations.ipynb #a77e0006
 def _block(b: dict) -> list[float]:
     "A balloon's or caption's text block: the box around its lines (OpenMantra's definition), else its own box."
     L = b.get("lines")
@@ -115,6 +117,7 @@ def load_synth_structure(root: str | Path) -> list[StructurePage]:
                                  faces=[b["box"] for b in lay.get("faces", [])]))
     return out
 
+# %% ../nbs/04_annotations.ipynb #a77e0008
 def load_structure(path: str | Path) -> list[StructurePage]:
     "Structure annotations from OpenMantra, COCO-style JSON or a synthetic dataset — whichever `path` holds."
     path = Path(path)

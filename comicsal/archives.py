@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -44,6 +45,7 @@ def _member_stem(member: str) -> str:
     parts = [p for p in re.split(r"[\\/]+", member) if p not in ("", ".", "..") and not re.fullmatch(r"[A-Za-z]:", p)]
     return "_".join(parts[:-1] + [Path(parts[-1]).stem]) if parts else "page"
 
+# %% ../nbs/03_archives.ipynb #a0c1e003
 @dataclass(frozen=True)
 class ArchivePage:
     "One page of a comic archive: a `.cbz`/`.zip` member, or page `index` of a PDF rendered at `dpi`."
@@ -65,47 +67,51 @@ class ArchivePage:
         w, h = page.get_size()
         return max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
 
-    def open_lazy(self) -> Image.Image:
-        "The page as a PIL image (a zip member decodes on `load()`; a PDF page is rendered now); size-checked."
-        try:
-            if self.is_pdf:
-                import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
-                doc = pdfium.PdfDocument(str(self.archive))
-                try:
-                    page = doc[self.index]; W, H = self._pdf_size(page)
-                    _refuse_too_big(self, W, H)
-                    im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
-                finally: doc.close()
-                return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
-            with zipfile.ZipFile(self.archive) as z:
-                info = z.getinfo(self.member)
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
-                                          "(a zip bomb?); remove it from the archive.")
-                data = z.read(info)
-            with pil_limit_lifted(): im = Image.open(io.BytesIO(data))
-            _refuse_too_big(self, *im.size)
-            return im
-        except UnreadableImage: raise
-        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
-            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                                  "or remove the page.") from None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
+# %% ../nbs/03_archives.ipynb #a0c1e005
+@patch
+def open_lazy(self: ArchivePage) -> Image.Image:
+    "The page as a PIL image (a zip member decodes on `load()`; a PDF page is rendered now); size-checked."
+    try:
         if self.is_pdf:
             import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
             doc = pdfium.PdfDocument(str(self.archive))
-            try: return self._pdf_size(doc[self.index])
+            try:
+                page = doc[self.index]; W, H = self._pdf_size(page)
+                _refuse_too_big(self, W, H)
+                im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
             finally: doc.close()
-        try:
-            with zipfile.ZipFile(self.archive) as z, z.open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
-                return im.size
-        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
-            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                                  "or remove the page.") from None
+            return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
+        with zipfile.ZipFile(self.archive) as z:
+            info = z.getinfo(self.member)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
+                                      "(a zip bomb?); remove it from the archive.")
+            data = z.read(info)
+        with pil_limit_lifted(): im = Image.open(io.BytesIO(data))
+        _refuse_too_big(self, *im.size)
+        return im
+    except UnreadableImage: raise
+    except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
+        raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                              "or remove the page.") from None
 
+# %% ../nbs/03_archives.ipynb #a0c1e007
+@patch(as_prop=True)
+def size(self: ArchivePage) -> tuple[int, int]:
+    "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
+    if self.is_pdf:
+        import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
+        doc = pdfium.PdfDocument(str(self.archive))
+        try: return self._pdf_size(doc[self.index])
+        finally: doc.close()
+    try:
+        with zipfile.ZipFile(self.archive) as z, z.open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
+            return im.size
+    except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                              "or remove the page.") from None
+
+# %% ../nbs/03_archives.ipynb #a0c1e010
 def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     "The pages of a `.cbz`/`.zip`/`.pdf` in reading order, without unpacking it (see above)."
     path = Path(path)
@@ -159,6 +165,7 @@ def _classify(rel: Path) -> tuple[str | None, str | None]:
         elif kind is None and _IMG_WORDS.search(low): kind = "images"
     return kind, split
 
+# %% ../nbs/03_archives.ipynb #a0c1e022
 def _plain_images(src: Path) -> list[Path]:
     "The image files under `src`, sorted, reached without following any link; hidden and __MACOSX entries left out."
     out = []
@@ -197,6 +204,7 @@ def normalise_layout(src: str | Path, dest: str | Path) -> Path:
     _copy_plan(_layout_plan(src, dest))
     return dest
 
+# %% ../nbs/03_archives.ipynb #a0c1e025
 def _manual_steps(dest: Path, why: str) -> str:
     return (f"could not download the AI4VA archive ({why}).\nManual steps:\n"
             f"  1. open {AI4VA_URL} in a browser and download the archive;\n"
@@ -224,6 +232,87 @@ def download_gdrive(file_id: str, out: Path, dest_for_help: Path, progress: bool
         raise ComicsalError(_manual_steps(dest_for_help, "gdown returned no file"))
     return Path(got)
 
+# %% ../nbs/03_archives.ipynb #9a9afbcd
+def _name_problem(name: str) -> str | None:
+    "Why an archive member named `name` would land outside the folder it is unpacked into; None when it stays inside."
+    n = name.replace("\\", "/")
+    if n.startswith("/") or re.match(r"[A-Za-z]:", n): return "absolute path"
+    if ".." in n.split("/"): return "'..' leads out of the folder"
+    return None
+
+def _link_escapes(name: str, target: str, hard: bool) -> bool:
+    "True when the link `name` → `target` leads out of the archive (a hard link's target is relative to its root)."
+    t = target.replace("\\", "/")
+    if not t or t.startswith("/") or re.match(r"[A-Za-z]:", t): return True
+    t = posixpath.normpath(posixpath.join("" if hard else posixpath.dirname(name.replace("\\", "/")), t))
+    return t == ".." or t.startswith("../")
+
+# %% ../nbs/03_archives.ipynb #a0c1e032
+def _unpack_tar(archive: Path, into: Path) -> list[str]:
+    "Unpack the files and folders of a tar archive into `into`; return the refused members ('name: why'), not written."
+    bad, files = [], set()
+    data_filter = getattr(tarfile, "data_filter", None)      # Python 3.12+, and 3.10.12+ / 3.11.4+
+    with tarfile.open(archive) as tf:
+        for m in tf:
+            why = _name_problem(m.name)
+            if why is None and (m.issym() or m.islnk()) and _link_escapes(m.name, m.linkname, m.islnk()):
+                why = f"{'hard' if m.islnk() else 'symbolic'} link to {m.linkname}, outside the archive"
+            elif why is None and m.islnk() and posixpath.normpath(m.linkname) not in files:
+                why = f"hard link to {m.linkname}, which is not a file of the archive"
+            elif why is None and not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
+                why = "a device or fifo, not a file"
+            if why is None and data_filter is not None:
+                try: data_filter(m, str(into))
+                except tarfile.FilterError as e: why = str(e)
+            if why: bad.append(f"{m.name}: {why}"); continue
+            if m.issym(): continue                          # a link inside the archive: never made, so never followed
+            target = into / m.name
+            if m.isdir(): target.mkdir(parents=True, exist_ok=True); continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if m.islnk(): shutil.copyfile(into / m.linkname, target)   # a second name for a file unpacked: a copy
+            elif data_filter is not None: tf.extract(m, into, set_attrs=False, filter="data")
+            else:                                           # no filter in this Python: the checks above, and a plain copy
+                with tf.extractfile(m) as src, open(target, "wb") as dst: shutil.copyfileobj(src, dst)
+            files.add(posixpath.normpath(m.name))
+    return bad
+
+# %% ../nbs/03_archives.ipynb #a0c1e034
+def _unpack_zip(archive: Path, into: Path) -> list[str]:
+    "Unpack the files and folders of a zip archive into `into`; return the refused members ('name: why'), not written."
+    bad = []
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            mode = info.external_attr >> 16 if info.create_system == 3 else 0    # Unix file type and permissions
+            why = _name_problem(info.filename)
+            if why is None and stat.S_ISLNK(mode):
+                target = zf.read(info).decode("utf-8", "replace")
+                if not _link_escapes(info.filename, target, hard=False): continue     # inside: never made
+                why = f"symbolic link to {target}, outside the archive"
+            elif why is None and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+                why = "a device or fifo, not a file"
+            if why: bad.append(f"{info.filename}: {why}"); continue
+            zf.extract(info, into)
+    return bad
+
+# %% ../nbs/03_archives.ipynb #a0c1e037
+def _unpack(archive: Path, into: Path):
+    "Unpack a .zip or .tar(.gz, .bz2, .xz) `archive` into `into`; refuse the whole archive if a member could escape it."
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        if archive.suffix.lower() == ".zip" or zipfile.is_zipfile(archive): bad = _unpack_zip(archive, into)
+        elif tarfile.is_tarfile(archive): bad = _unpack_tar(archive, into)
+        else: raise ComicsalError(f"{archive}: cannot unpack (neither a zip nor a tar archive); "
+                                  "expected a .zip or .tar(.gz) archive.")
+    except (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zipfile.BadZipFile) as e:
+        raise ComicsalError(f"{archive}: cannot unpack ({e}); expected a .zip or .tar(.gz) archive.") from None
+    if bad:
+        listed = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise ComicsalError(f"{archive}: refused: {len(bad)} member(s) would be written outside the folder it is "
+                            f"unpacked into, or are not plain files:\n  {listed}\nNothing was written to the dataset "
+                            "folder. A dataset archive never holds such members: download it again from its official "
+                            "source, or unpack and inspect it yourself.")
+
+# %% ../nbs/03_archives.ipynb #a0c1e028
 def fetch_ai4va(dest: str | Path | None = None, archive: str | Path | None = None, force: bool = False,
                 file_id: str = AI4VA_GDRIVE_ID, progress: bool = True) -> CheckReport:
     "Download (or take a local `archive`), unpack and normalise the AI4VA saliency data into `dest`; check it."
@@ -255,83 +344,6 @@ def _new_dest(dest: Path, force: bool):
             except OSError: pass
         raise
 
-# %% ../nbs/03_archives.ipynb #9a9afbcd
-def _name_problem(name: str) -> str | None:
-    "Why an archive member named `name` would land outside the folder it is unpacked into; None when it stays inside."
-    n = name.replace("\\", "/")
-    if n.startswith("/") or re.match(r"[A-Za-z]:", n): return "absolute path"
-    if ".." in n.split("/"): return "'..' leads out of the folder"
-    return None
-
-def _link_escapes(name: str, target: str, hard: bool) -> bool:
-    "True when the link `name` → `target` leads out of the archive (a hard link's target is relative to its root)."
-    t = target.replace("\\", "/")
-    if not t or t.startswith("/") or re.match(r"[A-Za-z]:", t): return True
-    t = posixpath.normpath(posixpath.join("" if hard else posixpath.dirname(name.replace("\\", "/")), t))
-    return t == ".." or t.startswith("../")
-
-def _unpack_tar(archive: Path, into: Path) -> list[str]:
-    "Unpack the files and folders of a tar archive into `into`; return the refused members ('name: why'), not written."
-    bad, files = [], set()
-    data_filter = getattr(tarfile, "data_filter", None)      # Python 3.12+, and 3.10.12+ / 3.11.4+
-    with tarfile.open(archive) as tf:
-        for m in tf:
-            why = _name_problem(m.name)
-            if why is None and (m.issym() or m.islnk()) and _link_escapes(m.name, m.linkname, m.islnk()):
-                why = f"{'hard' if m.islnk() else 'symbolic'} link to {m.linkname}, outside the archive"
-            elif why is None and m.islnk() and posixpath.normpath(m.linkname) not in files:
-                why = f"hard link to {m.linkname}, which is not a file of the archive"
-            elif why is None and not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
-                why = "a device or fifo, not a file"
-            if why is None and data_filter is not None:
-                try: data_filter(m, str(into))
-                except tarfile.FilterError as e: why = str(e)
-            if why: bad.append(f"{m.name}: {why}"); continue
-            if m.issym(): continue                          # a link inside the archive: never made, so never followed
-            target = into / m.name
-            if m.isdir(): target.mkdir(parents=True, exist_ok=True); continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if m.islnk(): shutil.copyfile(into / m.linkname, target)   # a second name for a file unpacked: a copy
-            elif data_filter is not None: tf.extract(m, into, set_attrs=False, filter="data")
-            else:                                           # no filter in this Python: the checks above, and a plain copy
-                with tf.extractfile(m) as src, open(target, "wb") as dst: shutil.copyfileobj(src, dst)
-            files.add(posixpath.normpath(m.name))
-    return bad
-
-def _unpack_zip(archive: Path, into: Path) -> list[str]:
-    "Unpack the files and folders of a zip archive into `into`; return the refused members ('name: why'), not written."
-    bad = []
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            mode = info.external_attr >> 16 if info.create_system == 3 else 0    # Unix file type and permissions
-            why = _name_problem(info.filename)
-            if why is None and stat.S_ISLNK(mode):
-                target = zf.read(info).decode("utf-8", "replace")
-                if not _link_escapes(info.filename, target, hard=False): continue     # inside: never made
-                why = f"symbolic link to {target}, outside the archive"
-            elif why is None and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                why = "a device or fifo, not a file"
-            if why: bad.append(f"{info.filename}: {why}"); continue
-            zf.extract(info, into)
-    return bad
-
-def _unpack(archive: Path, into: Path):
-    "Unpack a .zip or .tar(.gz, .bz2, .xz) `archive` into `into`; refuse the whole archive if a member could escape it."
-    into.mkdir(parents=True, exist_ok=True)
-    try:
-        if archive.suffix.lower() == ".zip" or zipfile.is_zipfile(archive): bad = _unpack_zip(archive, into)
-        elif tarfile.is_tarfile(archive): bad = _unpack_tar(archive, into)
-        else: raise ComicsalError(f"{archive}: cannot unpack (neither a zip nor a tar archive); "
-                                  "expected a .zip or .tar(.gz) archive.")
-    except (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zipfile.BadZipFile) as e:
-        raise ComicsalError(f"{archive}: cannot unpack ({e}); expected a .zip or .tar(.gz) archive.") from None
-    if bad:
-        listed = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
-        raise ComicsalError(f"{archive}: refused: {len(bad)} member(s) would be written outside the folder it is "
-                            f"unpacked into, or are not plain files:\n  {listed}\nNothing was written to the dataset "
-                            "folder. A dataset archive never holds such members: download it again from its official "
-                            "source, or unpack and inspect it yourself.")
-
 # %% ../nbs/03_archives.ipynb #8cadcded
 MIT1003_URLS = {"stimuli": "https://people.csail.mit.edu/tjudd/WherePeopleLook/ALLSTIMULI.zip",
                 "maps": "https://people.csail.mit.edu/tjudd/WherePeopleLook/ALLFIXATIONMAPS.zip"}
@@ -352,6 +364,7 @@ def _download(url: str, out: Path, dest: Path, progress: bool = True) -> Path:
         raise ComicsalError(_mit_manual(dest, f"{type(e).__name__}: {e}")) from None
     return out
 
+# %% ../nbs/03_archives.ipynb #a0c1e042
 def fetch_mit1003(dest: str | Path | None = None, archives: list[str | Path] | None = None, force: bool = False,
                   progress: bool = True) -> CheckReport:
     "Download (or take the two local `archives`) of MIT1003 and normalise them into the attention layout at `dest`."

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -26,7 +27,7 @@ from .config import DEFAULTS, IMAGE_EXTS, MAP_SPLITS, SERIES, SPLITS, STYLES, Co
 
 # %% auto #0
 __all__ = ['MAX_PIXELS_DEFAULT', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'files_by_stem',
-           'discover', 'is_flat_layout', 'fold_of', 'write_tiny_dataset', 'UnreadableImage', 'set_max_pixels',
+           'write_tiny_dataset', 'is_flat_layout', 'fold_of', 'discover', 'UnreadableImage', 'set_max_pixels',
            'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
            'load_image', 'load_map', 'page_size', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
            'grid_target', 'ComicDataset', 'pad_stack', 'pad_collate', 'load_page']
@@ -84,6 +85,7 @@ class Page:
     fixations: Path | None = None     # per-observer fixations (JSON), attention layout only
     fixmap: Path | None = None        # binary fixation map, attention layout only
 
+# %% ../nbs/01_data.ipynb #c1a0e062
 @dataclass
 class Discovery:
     "What `discover` found under a dataset root: the pairs, and everything it could not pair."
@@ -143,6 +145,7 @@ def _entries(folder: Path) -> list[Path]:
     "The entries of `folder`, sorted; hidden ones (.DS_Store, ._page.png) left out."
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
+# %% ../nbs/01_data.ipynb #c1a0e004
 def _sort_entry(p: Path, disc: Discovery) -> bool:
     "True for a page or map file; anything else is recorded in `disc`: a dead link, a folder, another format, a non-image."
     why = _link_problem(p)
@@ -170,6 +173,7 @@ def files_by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
         if len(files) > 1: disc.duplicates.append(tuple(files))
     return {stem: files[0] for stem, files in groups.items() if len(files) == 1}
 
+# %% ../nbs/01_data.ipynb #c1a0e007
 def _styles(root: Path, disc: Discovery) -> dict[str, str]:
     "The dataset's styles.csv, read; {} when there is none (a dead link or a folder in its place is recorded)."
     p = root / "styles.csv"
@@ -194,17 +198,18 @@ def _check_root(root: Path):
         raise ComicsalError(f"{root} has no images/ folder; expected {root}/images/{{train,val,test}}/<stem>.png "
                             f"and {root}/maps/{{train,val}}/<stem>.png (see data/README.md).")
 
-def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discovery:
-    """Find and pair the pages of a dataset at `root`, by stem: the AI4VA layout (split folders), or the flat
-    attention layout (see "Eye-tracking sets" below; `val_fold` of `n_folds` is its `val` split)."""
-    root = Path(root)
-    try:
-        _check_root(root)
-        return _discover_flat(root, val_fold, n_folds) if is_flat_layout(root) else _discover_splits(root)
-    except PermissionError as e:
-        raise ComicsalError(f"{e.filename or root}: permission denied; make the dataset readable (e.g. "
-                            f"`chmod -R u+rX {root}`), or copy it to a place you may read.") from None
+# %% ../nbs/01_data.ipynb #5dc6a4f4
+def write_tiny_dataset(root: Path, stems_maps: dict[str, str | None], split="train", size=(8, 6)):
+    "Write a tiny dataset for tests: each image and map encodes its stem's index in its pixels."
+    for i, (stem, _map_ext) in enumerate(stems_maps.items()):
+        d = root / "images" / split; d.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", size, (i, i, i)).save(d / f"{stem}.png")
+    for i, (stem, map_ext) in reversed(list(enumerate(stems_maps.items()))):
+        if map_ext is None: continue
+        d = root / "maps" / split; d.mkdir(parents=True, exist_ok=True)
+        Image.new("L", size, i).save(d / f"{stem}{map_ext}")
 
+# %% ../nbs/01_data.ipynb #c1a0e011
 def _discover_splits(root: Path) -> Discovery:
     disc = Discovery(root=root)
     styles = _styles(root, disc)
@@ -258,16 +263,17 @@ def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
     disc.orphan_maps += [maps[s] for s in sorted(set(maps) - set(images))]
     return disc
 
-# %% ../nbs/01_data.ipynb #5dc6a4f4
-def write_tiny_dataset(root: Path, stems_maps: dict[str, str | None], split="train", size=(8, 6)):
-    "Write a tiny dataset for tests: each image and map encodes its stem's index in its pixels."
-    for i, (stem, _map_ext) in enumerate(stems_maps.items()):
-        d = root / "images" / split; d.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", size, (i, i, i)).save(d / f"{stem}.png")
-    for i, (stem, map_ext) in reversed(list(enumerate(stems_maps.items()))):
-        if map_ext is None: continue
-        d = root / "maps" / split; d.mkdir(parents=True, exist_ok=True)
-        Image.new("L", size, i).save(d / f"{stem}{map_ext}")
+# %% ../nbs/01_data.ipynb #c1a0e015
+def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discovery:
+    """Find and pair the pages of a dataset at `root`, by stem: the AI4VA layout (split folders), or the flat
+    attention layout (see "Eye-tracking sets" below; `val_fold` of `n_folds` is its `val` split)."""
+    root = Path(root)
+    try:
+        _check_root(root)
+        return _discover_flat(root, val_fold, n_folds) if is_flat_layout(root) else _discover_splits(root)
+    except PermissionError as e:
+        raise ComicsalError(f"{e.filename or root}: permission denied; make the dataset readable (e.g. "
+                            f"`chmod -R u+rX {root}`), or copy it to a place you may read.") from None
 
 # %% ../nbs/01_data.ipynb #20d76764
 class UnreadableImage(ComicsalError):
@@ -303,6 +309,7 @@ def max_pixels() -> int:
                             f"width × height of the largest page (e.g. {2 * MAX_PIXELS_DEFAULT}), or unset it.")
     return n
 
+# %% ../nbs/01_data.ipynb #c1a0e023
 _pil_lock, _pil_lifted = threading.Lock(), [0, None]     # holders of `pil_limit_lifted`, PIL's limit to put back
 
 @contextmanager
@@ -318,6 +325,7 @@ def pil_limit_lifted():
             _pil_lifted[0] -= 1
             if _pil_lifted[0] == 0: Image.MAX_IMAGE_PIXELS = _pil_lifted[1]
 
+# %% ../nbs/01_data.ipynb #c1a0e026
 def _decode_error(path: Path, e: Exception) -> UnreadableImage:
     if isinstance(e, PermissionError):
         return UnreadableImage(f"{path}: cannot read this file (permission denied); make it readable (chmod u+r) "
@@ -359,6 +367,7 @@ def open_image(path: str | Path) -> Image.Image:
         im.close()
         raise _decode_error(Path(path), e) from None
 
+# %% ../nbs/01_data.ipynb #c1a0e029
 def _int_scale(a: np.ndarray, mode: str) -> float:
     if mode.startswith("I;16"): return 65535.0
     return 65535.0 if a.max(initial=0) > 255 else 255.0
@@ -388,6 +397,7 @@ def image_to_float(im: Image.Image) -> np.ndarray:
     if im.mode != "RGB": im = im.convert("RGB")
     return np.asarray(im, dtype=np.float32) / 255.0
 
+# %% ../nbs/01_data.ipynb #c1a0e031
 def load_image(path: str | Path) -> np.ndarray:
     "A page as RGB float32 (H, W, 3) in [0, 1], whatever its file mode."
     return image_to_float(open_image(path))
@@ -411,6 +421,7 @@ def _size_summary(sizes: list[tuple[int, int]]) -> str:
     return (f"{fmt(by_area[0])} / {fmt(by_area[len(by_area) // 2])} / {fmt(by_area[-1])}  "
             f"(W×H min/median/max; aspect W/H: {asp})")
 
+# %% ../nbs/01_data.ipynb #c1a0e042
 @dataclass
 class CheckReport:
     "The result of `check_dataset`: the discovery, unreadable files, and sizes per page."
@@ -431,30 +442,33 @@ class CheckReport:
         for p in self.discovery.pages: c[p.split][p.style] += 1
         return {s: dict(c[s]) for s in SPLITS if s in c}
 
-    def summary(self) -> str:
-        "A human-readable report: counts, sizes, notes and every problem."
-        d = self.discovery
-        styles = list(STYLES) + sorted({p.style for p in d.pages} - set(STYLES))
-        lines = [f"dataset: {d.root}", "", f"{'split':<7}{'pages':>7}{'maps':>7}   " +
-                 "  ".join(f"{s:>9}" for s in styles)]
-        for split in SPLITS:
-            pages = d.split(split)
-            if not pages and f"images/{split}" in d.absent: continue
-            st = Counter(p.style for p in pages)
-            lines.append(f"{split:<7}{len(pages):>7}{sum(p.map is not None for p in pages):>7}   " +
-                         "  ".join(f"{st.get(s, 0):>9}" for s in styles))
-        lines += ["", "page sizes: " + _size_summary(list(self.page_sizes.values())),
-                  "map sizes:  " + _size_summary(list(self.map_sizes.values()))]
-        notes = [f"absent: {a}" for a in d.absent] + [f"ignored (not an image): {p}" for p in d.ignored]
-        notes += [f"unsupported format (convert to PNG): {p}" for p in d.unsupported]
-        notes += [f"ignored ({why}): {p}" for p, why in d.skipped]
-        notes += [f"styles.csv names a stem with no page: {s}" for s in d.unknown_styles]
-        if notes: lines += ["", "notes:"] + [f"  - {n}" for n in notes]
-        probs = self.problems
-        lines += ["", f"problems ({len(probs)}):" if probs else "no problems found"]
-        lines += [f"  - {p}" for p in probs]
-        return "\n".join(lines)
+# %% ../nbs/01_data.ipynb #c1a0e044
+@patch
+def summary(self: CheckReport) -> str:
+    "A human-readable report: counts, sizes, notes and every problem."
+    d = self.discovery
+    styles = list(STYLES) + sorted({p.style for p in d.pages} - set(STYLES))
+    lines = [f"dataset: {d.root}", "", f"{'split':<7}{'pages':>7}{'maps':>7}   " +
+             "  ".join(f"{s:>9}" for s in styles)]
+    for split in SPLITS:
+        pages = d.split(split)
+        if not pages and f"images/{split}" in d.absent: continue
+        st = Counter(p.style for p in pages)
+        lines.append(f"{split:<7}{len(pages):>7}{sum(p.map is not None for p in pages):>7}   " +
+                     "  ".join(f"{st.get(s, 0):>9}" for s in styles))
+    lines += ["", "page sizes: " + _size_summary(list(self.page_sizes.values())),
+              "map sizes:  " + _size_summary(list(self.map_sizes.values()))]
+    notes = [f"absent: {a}" for a in d.absent] + [f"ignored (not an image): {p}" for p in d.ignored]
+    notes += [f"unsupported format (convert to PNG): {p}" for p in d.unsupported]
+    notes += [f"ignored ({why}): {p}" for p, why in d.skipped]
+    notes += [f"styles.csv names a stem with no page: {s}" for s in d.unknown_styles]
+    if notes: lines += ["", "notes:"] + [f"  - {n}" for n in notes]
+    probs = self.problems
+    lines += ["", f"problems ({len(probs)}):" if probs else "no problems found"]
+    lines += [f"  - {p}" for p in probs]
+    return "\n".join(lines)
 
+# %% ../nbs/01_data.ipynb #c1a0e046
 def check_dataset(root: str | Path, verify: bool = True, progress: bool = True) -> CheckReport:
     "Discover `root` and decode every image and map (`verify`; else read their headers): unreadable files and sizes."
     disc = discover(root)
@@ -489,6 +503,7 @@ def grid_target(m: np.ndarray, hw: tuple[int, int]) -> torch.Tensor:
     t = t[0, 0].clamp_min(0)
     return t / t.sum() if t.sum() > 0 else torch.full(hw, 1.0 / (hw[0] * hw[1]))
 
+# %% ../nbs/01_data.ipynb #c1a0e050
 class ComicDataset(torch.utils.data.Dataset):
     "Pages (and maps) of one split, resized to `long_side`; items are dicts (see `pad_collate`)."
     def __init__(self, data: str | Path | Discovery, split: str = "train", long_side: int | None = DEFAULTS.long_side,
@@ -514,6 +529,7 @@ class ComicDataset(torch.utils.data.Dataset):
             item.update(map=resize_tensor(m, hw).clamp_(0, 1), map_size=tuple(m.shape[-2:]))
         return item
 
+# %% ../nbs/01_data.ipynb #c1a0e053
 def pad_stack(tensors: list[torch.Tensor], size: tuple[int, int] | None = None,
               multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """The one padded batch: tensors (…, h_i, w_i) of one leading shape, zero-padded to the largest (H, W) — at least

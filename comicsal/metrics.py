@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from fastcore.basics import patch
 from scipy.stats import rankdata
 from skimage import io
 from skimage.color import rgb2gray
@@ -129,6 +130,7 @@ def auc_judd(pred, fix) -> float:
     th = np.unique(pos)[::-1]
     return _roc_area(_count_ge(pos, th) / len(pos), _count_ge(neg, th) / len(neg))
 
+# %% ../nbs/06_metrics.ipynb #3e7a0035
 def _auc_step(pos: np.ndarray, neg: np.ndarray, step: float | None) -> float:
     "ROC area of positives vs negatives: thresholds every `step` from 0 to the max, or exact (Mann–Whitney) if None."
     if step is None:
@@ -195,6 +197,7 @@ def ai4va_resize(m: np.ndarray, size: int = AI4VA_SIZE) -> np.ndarray:
     "The program's resize: `skimage.transform.resize(m, (size, size), anti_aliasing=True)`."
     return resize(_f64(m), (size, size), anti_aliasing=True)
 
+# %% ../nbs/06_metrics.ipynb #3e7a0032
 def auc_ai4va(pred, gt, rng=None) -> float:
     "The challenge's AUC: fixations = gt > 0; jitter 1e-7, min-max; one threshold per fixation. NaN if undefined."
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -254,6 +257,7 @@ def csv_cell(v):
     "A value as a CSV cell: floats with 6 significant digits, NaN (undefined) as an empty cell."
     return "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else v
 
+# %% ../nbs/06_metrics.ipynb #3e7a0003
 class Report:
     """The one shape of every scored result — evaluation, comic structure, time slices: `rows` (one dict per page, or
     per page and slice), `summary()` (the content of metrics.json: at least `protocol`, `n` and `means`), `table()`
@@ -286,6 +290,7 @@ class Report:
             for r in self.rows: w.writerow({k: csv_cell(r.get(k)) for k in w.fieldnames})
         return out
 
+# %% ../nbs/06_metrics.ipynb #3e7a0006
 @dataclass
 class EvalResult(Report):
     "Per-page scores and their means for one protocol."
@@ -315,30 +320,33 @@ class EvalResult(Report):
                 "per_style": per_style, "excluded": self.excluded, "failed": self.failed,
                 "undefined": {k: v for k, v in undefined.items() if v}, **self.meta}
 
-    def table(self) -> str:
-        "A small text table: means overall and per style."
-        s = self.summary()
-        head = f"{'':<12}{'n':>4}" + "".join(f"{k:>11}" for k in self.metrics)
-        fmt = lambda v: f"{v:>11.4f}" if v is not None else f"{'-':>11}"
-        lines = [f"protocol: {self.protocol}", head, f"{'all':<12}{s['n']:>4}" + "".join(fmt(s["means"][k]) for k in self.metrics)]
-        for st, d in s["per_style"].items():
-            lines.append(f"{st:<12}{d['n']:>4}" + "".join(fmt(d["means"][k]) for k in self.metrics))
-        if self.excluded: lines.append(f"excluded: {', '.join(e['stem'] + ' (' + e['reason'] + ')' for e in self.excluded)}")
-        if self.failed: lines.append(f"not scored ({len(self.failed)}): " + "; ".join(f["reason"] for f in self.failed))
-        return "\n".join(lines)
-
-    def check_ranges(self) -> None:
-        "Refuse scores outside their metric's range (a bug guard: such a number must never be written)."
-        for r in self.rows:
-            for k in self.metrics:
-                lo, hi = METRIC_RANGES.get(k, (-math.inf, math.inf)); v = r[k]
-                if not math.isnan(v) and not (lo - 1e-9 <= v <= hi + 1e-9):
-                    raise ComicsalError(f"internal error: {k} = {v} for page {r['stem']} is outside [{lo}, {hi}]; "
-                                        "nothing was written. Please report it with the files involved.")
-
     def csv_fields(self) -> list[str]: return ["stem", "style", *self.metrics]
     def check(self) -> None: self.check_ranges()
 
+# %% ../nbs/06_metrics.ipynb #3e7a0008
+@patch
+def table(self: EvalResult) -> str:
+    "A small text table: means overall and per style."
+    s = self.summary()
+    head = f"{'':<12}{'n':>4}" + "".join(f"{k:>11}" for k in self.metrics)
+    fmt = lambda v: f"{v:>11.4f}" if v is not None else f"{'-':>11}"
+    lines = [f"protocol: {self.protocol}", head, f"{'all':<12}{s['n']:>4}" + "".join(fmt(s["means"][k]) for k in self.metrics)]
+    for st, d in s["per_style"].items():
+        lines.append(f"{st:<12}{d['n']:>4}" + "".join(fmt(d["means"][k]) for k in self.metrics))
+    if self.excluded: lines.append(f"excluded: {', '.join(e['stem'] + ' (' + e['reason'] + ')' for e in self.excluded)}")
+    if self.failed: lines.append(f"not scored ({len(self.failed)}): " + "; ".join(f["reason"] for f in self.failed))
+    return "\n".join(lines)
+
+# %% ../nbs/06_metrics.ipynb #3e7a0010
+@patch
+def check_ranges(self: EvalResult) -> None:
+    "Refuse scores outside their metric's range (a bug guard: such a number must never be written)."
+    for r in self.rows:
+        for k in self.metrics:
+            lo, hi = METRIC_RANGES.get(k, (-math.inf, math.inf)); v = r[k]
+            if not math.isnan(v) and not (lo - 1e-9 <= v <= hi + 1e-9):
+                raise ComicsalError(f"internal error: {k} = {v} for page {r['stem']} is outside [{lo}, {hi}]; "
+                                    "nothing was written. Please report it with the files involved.")
 
 # %% ../nbs/06_metrics.ipynb #06f0be7f
 def _gt_pages(gt_dir: Path, split: str) -> list[tuple[str, Path, str, Page | None]]:
@@ -358,6 +366,59 @@ def _gt_pages(gt_dir: Path, split: str) -> list[tuple[str, Path, str, Page | Non
         if cand.is_file(): styles = read_styles(cand); break
     return [(s, maps[s], styles.get(s, infer_style(s)), None) for s in sorted(maps)]
 
+def _read_gts(pages: list, reader: Callable) -> tuple[dict[str, np.ndarray], list[dict]]:
+    "The ground-truth maps by stem, and the pages whose map cannot be read ({stem, reason}; the others are still scored)."
+    gts, failed = {}, []
+    for stem, path, _style, _page in pages:
+        try: gts[stem] = reader(path)
+        except UnreadableImage as e: failed.append({"stem": stem, "reason": f"ground truth {e}"})
+    return gts, failed
+
+# %% ../nbs/06_metrics.ipynb #3e7a0022
+def _predictions(pred, pages: list, reader: Callable) -> tuple[str, Callable, bool]:
+    "`pred`'s name, a function (stem, shape) → its map, and whether it reads files (a folder, paired with `pages`)."
+    pred_name = None
+    if isinstance(pred, str) and pred in REFERENCES and not Path(pred).is_dir():
+        pred_name, pred = f"reference:{pred}", REFERENCES[pred]
+    if callable(pred): return pred_name or getattr(pred, "__name__", "function"), lambda stem, shape: pred(stem, shape), False
+    pdir = Path(pred)
+    if not pdir.is_dir(): raise ComicsalError(f"prediction folder {pdir} does not exist.")
+    disc = Discovery(root=pdir); preds = files_by_stem(pdir, disc)
+    if disc.duplicates: raise ComicsalError("; ".join(disc.problems[:1]))
+    missing = [s for s, *_ in pages if s not in preds]
+    if missing:
+        raise ComicsalError(f"{len(missing)} ground-truth page(s) have no prediction in {pdir}: "
+                            + ", ".join(missing[:20]) + (" …" if len(missing) > 20 else "")
+                            + "\nPredict them (same stems, any of .png/.jpg/.jpeg) or evaluate a matching --gt.")
+    extra = sorted(set(preds) - {s for s, *_ in pages})
+    if extra: warnings.warn(f"{len(extra)} prediction(s) without ground truth ignored: {', '.join(extra[:10])}"
+                            + (" …" if len(extra) > 10 else ""), stacklevel=3)     # 3: the caller of `evaluate`
+    if any(pdir.resolve() == Path(path).parent.resolve() for _, path, *_ in pages):
+        warnings.warn(f"--pred {pdir} is the ground-truth folder itself: these are the scores of the ground "
+                      "truth against itself, not of a model.", ComicsalWarning, stacklevel=3)
+    return str(pdir), lambda stem, shape: reader(preds[stem]), True
+
+# %% ../nbs/06_metrics.ipynb #3e7a0025
+def _mit_fixations(pages: list, gts: dict, rule: str) -> tuple[dict, dict, int]:
+    "Fixation masks by stem, their points as (y, x) in [0, 1) by stem, and how many pages had recorded fixations."
+    fixes, recorded = {}, 0
+    for stem, _path, _style, page in pages:   # recorded fixations where the set has them, else derived from the map
+        pts = page_fixations(page, gts[stem].shape) if page is not None else None
+        if pts is not None and len(pts): fixes[stem] = fixation_mask(pts, gts[stem].shape); recorded += 1
+        else: fixes[stem] = fixations_from_map(gts[stem], rule)
+    norm_pts = {s: np.argwhere(m) / np.array(m.shape) for s, m in fixes.items()}   # (y, x) in [0, 1)
+    return fixes, norm_pts, recorded
+
+def _other_fixations(norm_pts: dict, stem: str, shape: tuple[int, int]) -> np.ndarray:
+    "sAUC's negatives for `stem`: the fixations of the other pages, on a map of `shape`."
+    others = np.concatenate([norm_pts[s] for s in norm_pts if s != stem] or [np.zeros((0, 2))])
+    o = np.zeros(shape, bool)
+    if len(others):
+        yx = np.minimum((others * np.array(shape)).astype(int), np.array(shape) - 1)
+        o[yx[:, 0], yx[:, 1]] = True
+    return o
+
+# %% ../nbs/06_metrics.ipynb #3e7a0027
 def _stem_seed(seed: int, stem: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(stem.encode())])
 
@@ -369,43 +430,12 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
     if protocol not in PROTOCOLS: raise ComicsalError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
     gt_dir = Path(gt_dir)
     pages = _gt_pages(gt_dir, split)
-    pred_name = None
-    if isinstance(pred, str) and pred in REFERENCES and not Path(pred).is_dir():
-        pred_name, pred = f"reference:{pred}", REFERENCES[pred]
-    if callable(pred):
-        pred_name = pred_name or getattr(pred, "__name__", "function")
-        get_pred = lambda stem, shape: pred(stem, shape)
-    else:
-        pdir = Path(pred); pred_name = str(pdir)
-        if not pdir.is_dir(): raise ComicsalError(f"prediction folder {pdir} does not exist.")
-        disc = Discovery(root=pdir); preds = files_by_stem(pdir, disc)
-        if disc.duplicates: raise ComicsalError("; ".join(disc.problems[:1]))
-        missing = [s for s, *_ in pages if s not in preds]
-        if missing:
-            raise ComicsalError(f"{len(missing)} ground-truth page(s) have no prediction in {pdir}: "
-                                + ", ".join(missing[:20]) + (" …" if len(missing) > 20 else "")
-                                + "\nPredict them (same stems, any of .png/.jpg/.jpeg) or evaluate a matching --gt.")
-        extra = sorted(set(preds) - {s for s, *_ in pages})
-        if extra: warnings.warn(f"{len(extra)} prediction(s) without ground truth ignored: {', '.join(extra[:10])}"
-                                + (" …" if len(extra) > 10 else ""), stacklevel=2)
-        get_pred = lambda stem, shape: reader(preds[stem])
-        if any(pdir.resolve() == Path(path).parent.resolve() for _, path, *_ in pages):
-            warnings.warn(f"--pred {pdir} is the ground-truth folder itself: these are the scores of the ground "
-                          "truth against itself, not of a model.", ComicsalWarning, stacklevel=2)
     reader = read_gray_ai4va if protocol == "ai4va" else load_map
-    gts, failed = {}, []
-    for stem, path, _style, _page in pages:       # an unreadable map is named, and the other pages are still scored
-        try: gts[stem] = reader(path)
-        except UnreadableImage as e: failed.append({"stem": stem, "reason": f"ground truth {e}"})
+    pred_name, get_pred, from_files = _predictions(pred, pages, reader)
+    gts, failed = _read_gts(pages, reader)       # an unreadable map is named, and the other pages are still scored
     pages = [t for t in pages if t[0] in gts]
-    rows, excluded, recorded, resized = [], [], 0, []
-    if protocol == "mit":   # recorded fixations where the set has them, else derived from the map
-        fixes = {}
-        for stem, _path, _style, page in pages:
-            pts = page_fixations(page, gts[stem].shape) if page is not None else None
-            if pts is not None and len(pts): fixes[stem] = fixation_mask(pts, gts[stem].shape); recorded += 1
-            else: fixes[stem] = fixations_from_map(gts[stem], fixation_rule)
-        norm_pts = {s: np.argwhere(m) / np.array(m.shape) for s, m in fixes.items()}   # (y, x) in [0, 1)
+    rows, excluded, resized = [], [], []
+    fixes, norm_pts, recorded = _mit_fixations(pages, gts, fixation_rule) if protocol == "mit" else ({}, {}, 0)
     for stem, _path, style, _page in tqdm(pages, desc=f"evaluate ({protocol})", unit="page", disable=not progress, leave=False):
         g = gts[stem]
         if g.max() <= 0:
@@ -416,15 +446,11 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
         p = np.asarray(p)
         if not np.isfinite(p).all():
             failed.append({"stem": stem, "reason": f"prediction for {stem} holds NaN/inf values"}); continue
-        if not callable(pred) and p.shape != g.shape: resized.append(f"{stem} ({p.shape[1]}×{p.shape[0]} vs {g.shape[1]}×{g.shape[0]})")
+        if from_files and p.shape != g.shape: resized.append(f"{stem} ({p.shape[1]}×{p.shape[0]} vs {g.shape[1]}×{g.shape[0]})")
         if protocol == "ai4va":
             scores = score_ai4va(p, g, rng, size=ai4va_size)
         else:
-            others = np.concatenate([norm_pts[s] for s in gts if s != stem] or [np.zeros((0, 2))])
-            o = np.zeros(g.shape, bool)
-            if len(others):
-                yx = np.minimum((others * np.array(g.shape)).astype(int), np.array(g.shape) - 1)
-                o[yx[:, 0], yx[:, 1]] = True
+            o = _other_fixations(norm_pts, stem, g.shape)
             base = ig_baseline(stem, g.shape) if ig_baseline is not None else None
             scores = score_mit(p, g, fix=fixes[stem], other_fix=o, baseline=base, rng=rng)
         rows.append({"stem": stem, "style": style, **scores})
