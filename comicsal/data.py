@@ -266,7 +266,7 @@ def _discover_flat(root: Path, val_fold: int, n_folds: int) -> Discovery:
 # %% ../nbs/01_data.ipynb #c1a0e015
 def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discovery:
     """Find and pair the pages of a dataset at `root`, by stem: the AI4VA layout (split folders), or the flat
-    attention layout (see "Eye-tracking sets" below; `val_fold` of `n_folds` is its `val` split)."""
+    attention layout (see "Eye-tracking sets" above; `val_fold` of `n_folds` is its `val` split)."""
     root = Path(root)
     try:
         _check_root(root)
