@@ -135,7 +135,8 @@ def test_links_inside_an_archive_are_never_followed(sandbox, kind):
 # -- 2. synth --force into an existing dataset -----------------------------------------------------------------
 
 def test_synth_force_replaces_only_its_own_files(tmp_path):
-    from comicsal.synth import SynthParams, synth_dataset
+    from comicsal.observers import SynthParams
+    from comicsal.synth import synth_dataset
     root = tmp_path / "mine"
     for sub in ("images/train", "maps/train"):
         (root / sub).mkdir(parents=True); Image.new("L", (8, 8), 7).save(root / sub / "my_page.png")

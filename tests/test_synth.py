@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from comicsal.data import check_dataset, discover, load_map
-from comicsal.synth import SynthParams, load_layout, synth_dataset, synth_page
+from comicsal.observers import SynthParams
+from comicsal.synth import load_layout, synth_dataset, synth_page
 
 BIN = Path(sys.executable).parent
 
