@@ -24,6 +24,7 @@ import torch
 from comicsal.annotations import load_structure
 from comicsal.config import project_root
 from comicsal.data import load_page
+from comicsal.detector_training import train_text_net
 from comicsal.structure import (
     WORK_SIDE,
     _prf,
@@ -35,7 +36,6 @@ from comicsal.structure import (
     order_agreement,
     reading_order,
     scale_boxes,
-    train_text_net,
 )
 
 PANEL_GRID = [{"straight": 0.7}, {"straight": 0.8}]

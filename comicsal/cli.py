@@ -26,14 +26,15 @@ def _data_check(a) -> int:
     return 0 if rep.ok else 1
 
 def _data_synth(a) -> int:
-    from comicsal.synth import SynthParams, synth_dataset
+    from comicsal.observers import SynthParams
+    from comicsal.synth import synth_dataset
     out = synth_dataset(a.out, a.n_train, a.n_val, a.n_test, seed=a.seed, force=a.force, progress=not a.no_progress,
                         params=SynthParams.preset(a.preset), workers=a.workers)
     print(f"sample written to {out}")
     return 0
 
 def _data_simulate(a) -> int:
-    from comicsal.synth import simulated_dataset
+    from comicsal.observers import simulated_dataset
     out = simulated_dataset(a.structure, a.out, a.val_series, a.test_series, seed=a.seed, force=a.force,
                             progress=not a.no_progress)
     print(f"real pages with simulated-observer maps written to {out} (images are links to {a.structure})")

@@ -30,13 +30,13 @@ from .data import UnreadableImage, load_page
 from .metrics import Report
 
 # %% auto #0
-__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'DETECTOR',
-           'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
-           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net',
-           'panel_probability', 'panel_boxes', 'detect_panels', 'train_panel_net', 'TextDetection', 'detect_balloons',
-           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'train_text_net',
-           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
-           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
+__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask',
+           'gutter_mask', 'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes',
+           'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net', 'panel_probability', 'panel_boxes',
+           'detect_panels', 'TextDetection', 'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes',
+           'load_text_net', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps',
+           'structure_channels', 'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure',
+           'draw_structure']
 
 # %% ../nbs/07_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -73,6 +73,7 @@ def gutter_mask(img: np.ndarray, ink_t: float = 0.2, close_r: int = 2) -> np.nda
     edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
     return np.isin(lab, edge[edge > 0])
 
+# %% ../nbs/07_structure.ipynb #7556e17e
 def _trim(gut, y0, x0, y1, x1):
     "The bounding box of a region's non-gutter pixels (None if there are none)."
     reg = ~gut[y0:y1, x0:x1]; r = np.nonzero(reg.any(1))[0]
@@ -110,6 +111,7 @@ def _split(gut, box, min_side: int, frac: float, straight: float, k: int, out: l
     if best is None or depth > 12: out.append(box); return
     for piece in best[1:]: _split(gut, piece, min_side, frac, straight, k, out, depth + 1)
 
+# %% ../nbs/07_structure.ipynb #d1dbd956
 def detect_panels_classical(img: np.ndarray, direction: str = "ltr", straight: float = 0.8, ink_t: float = 0.2, frac: float = 0.6,
                   min_side: float = 0.06, min_area: float = 0.015) -> list[list[float]]:
     """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1]) in reading order (`direction`).
@@ -184,6 +186,7 @@ class PanelNet(nn.Module):
             x = self.dec[i](torch.cat([x, skips[i]], 1))
         return F.pixel_shuffle(self.head(x), 2)[:, 0]
 
+# %% ../nbs/07_structure.ipynb #78e7c984
 def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     "(3, h, w) float32 — gray, ink fraction, gutter fraction — at a quarter of the working scale, and the page→feature scale."
     H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
@@ -196,6 +199,7 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     pool = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4).mean((1, 3))
     return np.stack([pool(img.mean(-1)), pool(ink), pool(gut)]), s / 4
 
+# %% ../nbs/07_structure.ipynb #a8adfe88
 _NETS: dict = {}
 
 def _load_once(path, shipped: str, build, trainer: str):
@@ -203,7 +207,7 @@ def _load_once(path, shipped: str, build, trainer: str):
     path = Path(path or Path(comicsal.__file__).parent / "weights" / shipped)
     if path not in _NETS:
         if not path.is_file(): raise ComicsalError(f"detector weights {path} are missing; reinstall comicsal or retrain them "
-                                                   f"with `{trainer}` (the structure chapter).")
+                                                   f"with `{trainer}` (the detector training chapter).")
         _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
     return _NETS[path]
 
@@ -264,55 +268,12 @@ def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, seed_thr: float = 0.8
         out.append([x0 / s, y0 / s, x1 / s, y1 / s])
     return out
 
+# %% ../nbs/07_structure.ipynb #34eddd0b
 def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None) -> list[list[float]]:
     "Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned."
     H, W = img.shape[:2]
     boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])] for b in panel_boxes(*panel_probability(img, weights))]
     return [boxes[i] for i in reading_order(boxes, direction)]
-
-# %% ../nbs/07_structure.ipynb #7a0e0405
-def _panel_target(boxes, shape, scale, ring: int = 2) -> np.ndarray:
-    "uint8 interior target on the feature grid: each box shrunk by `ring` (not on sides touching the page edge), largest first."
-    t = np.zeros(shape, np.uint8); h, w = shape
-    for b in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
-        x0, y0, x1, y1 = [int(round(v * scale)) for v in b]
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        t[y0:y1, x0:x1] = 0
-        a0, b0 = x0 + (ring if x0 > 1 else 0), y0 + (ring if y0 > 1 else 0)
-        a1, b1 = x1 - (ring if x1 < w - 1 else 0), y1 - (ring if y1 < h - 1 else 0)
-        if a1 > a0 and b1 > b0: t[b0:b1, a0:a1] = 1
-    return t
-
-def train_panel_net(pages: list, epochs: int = 16, batch: int = 8, seed: int = 0, progress: bool = True) -> dict:
-    "Train `PanelNet` on annotated `StructurePage`s (see above); return its state dict."
-    torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    data = []
-    for pg in tqdm(pages, desc="panel pages", unit="page", disable=not progress, leave=False):
-        x, (H, W) = load_page(pg.image, WORK_SIDE)
-        f, s = panel_features(x.permute(1, 2, 0).numpy()); s *= WORK_SIDE / max(H, W)    # page px → grid
-        t = _panel_target(pg.panels, f.shape[1:], s); inbox = _panel_target(pg.panels, f.shape[1:], s, 0)
-        data.append((f, t, (1 + 4 * ((inbox == 1) & (t == 0))).astype(np.float32)))
-    pad = np.array([1, 0, 1], np.float32)
-    def sample(i, Hc, Wc):
-        x, t, w = data[i]; h, wd = t.shape
-        py, px = rng.integers(Hc - h + 1), rng.integers(Wc - wd + 1)
-        P = ((py, Hc - h - py), (px, Wc - wd - px))
-        x = np.stack([np.pad(x[c], P, constant_values=pad[c]) for c in range(3)]); t = np.pad(t, P); w = np.pad(w, P)
-        if rng.random() < .5: x, t, w = x[:, :, ::-1], t[:, ::-1], w[:, ::-1]
-        if rng.random() < .5: x, t, w = x[:, ::-1], t[::-1], w[::-1]
-        x = x.copy(); x[0] = np.clip((x[0] - .5) * rng.uniform(.7, 1.3) + .5 + rng.uniform(-.1, .1), 0, 1)
-        return x, t.copy(), w.copy()
-    net = PanelNet().train()
-    total = epochs * max(1, len(data) // batch)
-    opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=total, pct_start=0.1)
-    for _ in tqdm(range(total), desc="train panels", unit="step", disable=not progress, leave=False):
-        idx = rng.integers(len(data), size=batch)
-        Hc = max(-(-data[i][1].shape[0] // 32) * 32 for i in idx); Wc = max(-(-data[i][1].shape[1] // 32) * 32 for i in idx)
-        x, t, w = (torch.from_numpy(np.stack(v)).float() for v in zip(*[sample(i, Hc, Wc) for i in idx]))
-        loss = (F.binary_cross_entropy_with_logits(net(x), t, reduction="none") * w).sum() / w.sum()
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return net.eval().state_dict()
 
 # %% ../nbs/07_structure.ipynb #e0dbabd5
 @dataclass
@@ -351,7 +312,6 @@ def detect_balloons(img: np.ndarray, bright: float = 0.12, min_area: float = 2e-
 
 # %% ../nbs/07_structure.ipynb #7a0e0302
 TEXT_STRIDE = 4              # the maps' cell size at the working scale
-TEXT_CORE_SHRINK = 0.3       # the core target: the box shrunk on each side by 0.3 × its short side
 
 def _cbr(i, o, s=1, d=1):
     return nn.Sequential(nn.Conv2d(i, o, 3, s, padding=d, dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
@@ -383,9 +343,7 @@ def text_maps(net: nn.Module, g: np.ndarray) -> np.ndarray:
     with torch.no_grad(): p = torch.sigmoid(net.eval()(x))[0].numpy()
     return p[:, : (h + 3) // 4, : (w + 3) // 4]
 
-def _core_margin(short: float) -> float:
-    return min(TEXT_CORE_SHRINK * short, max(0.0, (short - 8) / 2))
-
+# %% ../nbs/07_structure.ipynb #da6ad377
 def _snap_to_ink(g: np.ndarray, box, dark: float = 0.45, pad: int = 2, max_glyph: int = 56, edge_frac: float = 0.35):
     "Tighten a work-scale box to the glyph-sized dark components inside it that do not run along its edge; never grows."
     x0, y0, x1, y1 = [int(round(v)) for v in box]
@@ -418,6 +376,7 @@ def maps_to_boxes(p: np.ndarray, t_mask: float = 0.5, t_core: float = 0.5, min_c
         out.append(_snap_to_ink(g, b) if snap and g is not None else b)
     return out
 
+# %% ../nbs/07_structure.ipynb #440cf170
 def load_text_net(path: str | Path | None = None) -> tuple[TextNet, dict]:
     "(network, box-extraction settings) from a weights file written by `train_text_net` (default: the shipped one)."
     def build(ck):
@@ -437,70 +396,6 @@ def detect_text(img: np.ndarray, weights: str | Path | None = None) -> TextDetec
     tmap = F.interpolate(torch.from_numpy(p[0])[None, None], size=(H, W), mode="bilinear", align_corners=False)[0, 0].numpy()
     return TextDetection(boxes, tmap)
 
-# %% ../nbs/07_structure.ipynb #7a0e0305
-def _text_targets(shape, boxes) -> np.ndarray:
-    "(2, h, w) uint8 masks of text blocks and their cores on a work-scale page."
-    t = np.zeros((2,) + tuple(shape), np.uint8)
-    for x0, y0, x1, y1 in boxes:
-        t[0, int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))] = 1
-        m = _core_margin(min(x1 - x0, y1 - y0))
-        t[1, int(y0 + m):int(np.ceil(y1 - m)), int(x0 + m):int(np.ceil(x1 - m))] = 1
-    return t
-
-def _text_crop(g, tgt, rng, S: int = 256):
-    "A random crop at scale 0.6–1.5 (half the time on a text pixel), flipped or transposed at random, contrast jittered."
-    h, w = g.shape
-    sc = np.exp(rng.uniform(np.log(0.6), np.log(1.5))); c = min(int(round(S / sc)), h, w)
-    if rng.random() < 0.5 and tgt[0].any():
-        yy, xx = np.nonzero(tgt[0][::8, ::8]); i = rng.integers(len(yy))
-        y0 = int(np.clip(yy[i] * 8 - c // 2, 0, h - c)); x0 = int(np.clip(xx[i] * 8 - c // 2, 0, w - c))
-    else:
-        y0 = rng.integers(0, h - c + 1); x0 = rng.integers(0, w - c + 1)
-    gi = torch.from_numpy(g[y0:y0 + c, x0:x0 + c].astype(np.float32) / 255)[None, None]
-    ti = torch.from_numpy(tgt[:, y0:y0 + c, x0:x0 + c].astype(np.float32))[None]
-    gi = F.interpolate(gi, size=(S, S), mode="area" if sc < 1 else "bilinear")[0]
-    ti = (F.interpolate(ti, size=(S // TEXT_STRIDE, S // TEXT_STRIDE), mode="area")[0] > 0.5).float()
-    if rng.random() < 0.5: gi, ti = gi.flip(-1), ti.flip(-1)
-    if rng.random() < 0.3: gi, ti = gi.transpose(-1, -2), ti.transpose(-1, -2)
-    gi = gi.clamp(0, 1) ** np.exp(rng.uniform(-0.4, 0.4))
-    gi = gi * rng.uniform(0.8, 1.0) + rng.uniform(0, 0.2) * (1 - rng.uniform(0.8, 1.0))
-    return gi, ti
-
-TEXT_GRID = [dict(t_mask=tm, t_core=tc, min_core=mc, min_side=2, snap=sn)
-             for tm in (0.35, 0.5, 0.65) for tc in (0.35, 0.5, 0.65) for mc in (2, 5) for sn in (False, True)]
-
-def train_text_net(pages: list, iters: int = 1500, batch: int = 6, width: int = 16, seed: int = 0,
-                   progress: bool = True) -> dict:
-    "Train `TextNet` on annotated `StructurePage`s (see above); return the checkpoint (state, width, tuned settings)."
-    torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    data = []
-    for pg in tqdm(pages, desc="text pages", unit="page", disable=not progress, leave=False):
-        x, (H, W) = load_page(pg.image, WORK_SIDE)
-        g = luminance(x.permute(1, 2, 0).numpy()); s = g.shape[1] / W, g.shape[0] / H
-        boxes = [[b[0] * s[0], b[1] * s[1], b[2] * s[0], b[3] * s[1]] for b in pg.text]
-        data.append(((g * 255).round().astype(np.uint8), boxes, pg.series))
-    tg = [_text_targets(g.shape, b) for g, b, _ in data]
-    net = TextNet(width); opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=iters, pct_start=0.1)
-    net.train()
-    for _step in tqdm(range(iters), desc="train text", unit="step", disable=not progress, leave=False):
-        idx = rng.integers(0, len(data), batch)
-        x, y = map(torch.stack, zip(*[_text_crop(data[i][0], tg[i], rng) for i in idx]))
-        out = net(x)
-        pr = torch.sigmoid(out)
-        loss = F.binary_cross_entropy_with_logits(out, y) + 0.5 * (1 - (2 * (pr * y).sum((2, 3)) + 1) / (pr.sum((2, 3)) + y.sum((2, 3)) + 1)).mean()
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    net.eval()
-    real = [i for i, d in enumerate(data) if d[2] not in STYLES_SYNTH][::2]; syn = [i for i, d in enumerate(data) if d[2] in STYLES_SYNTH][::3]
-    maps = {i: text_maps(net, data[i][0].astype(np.float32) / 255) for i in real + syn}
-    def f1(ix, prm):
-        c = np.sum([match_boxes(maps_to_boxes(maps[i], g=data[i][0].astype(np.float32) / 255, **prm), data[i][1]) for i in ix] or [[0, 0, 0]], 0)
-        return 2 * c[0] / max(1, 2 * c[0] + c[1] + c[2])
-    best = max(TEXT_GRID, key=lambda prm: (0.75 if syn else 1.0) * f1(real, prm) + (0.25 * f1(syn, prm) if syn else 0))
-    return {"state": net.state_dict(), "width": width, "params": best, "iters": iters, "seed": seed}
-
-STYLES_SYNTH = ("toon", "realistic")     # the synthetic sample's series (its pages are weighted apart in the tuning)
-
 # %% ../nbs/07_structure.ipynb #b120a136
 def panel_map(panels: list, hw: tuple[int, int], sigma: float = 0.3, alpha: float = 0.5) -> np.ndarray:
     "Mixture of per-panel Gaussians on an (h, w) grid; boxes in the same pixel units as `hw`."
@@ -513,6 +408,7 @@ def panel_map(panels: list, hw: tuple[int, int], sigma: float = 0.3, alpha: floa
         m += (bw * bh) ** alpha * g / g.sum()
     return m / m.sum() if m.sum() > 0 else np.full(hw, 1.0 / (h * w))
 
+# %% ../nbs/07_structure.ipynb #90d45011
 @dataclass
 class PageStructure:
     "What detection found on a page, at the working size: panel boxes (reading order) and the text map."
@@ -566,6 +462,7 @@ def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int
     return {"width": int(W), "height": int(H), "direction": direction, "panels": panels,
             "text": [scale(b) for b in detect_text(work).boxes], "detector": DETECTOR}
 
+# %% ../nbs/07_structure.ipynb #9f207bdd
 def _page_files(images: Path) -> tuple[Path, list[Path]]:
     "(root, pages): every page below `images` (a dataset's `images/` when there is one), sorted, hidden files skipped."
     root = images / "images" if (images / "images").is_dir() else images
@@ -618,6 +515,7 @@ def _pool(rows: list[dict]) -> dict:
     out["order_tau"] = 2 * out["order"] - 1 if pairs else None
     return {k: out[k] for k in STRUCTURE_METRICS}
 
+# %% ../nbs/07_structure.ipynb #00f12f47
 @dataclass
 class StructureResult(Report):
     rows: list[dict]              # per page: key, series, style, counts
@@ -639,6 +537,7 @@ class StructureResult(Report):
     csv_name = "per_page.csv"
     def csv_fields(self): return list(self.rows[0]) if self.rows else ["key"]
 
+# %% ../nbs/07_structure.ipynb #4e611fee
 def _pair(pages, pred: Path) -> dict[str, dict]:
     "{page key: detection} — by the image file the detection names, else by a path tail unique on both sides."
     dets = {}
@@ -664,6 +563,7 @@ def _pair(pages, pred: Path) -> dict[str, dict]:
         if len(hit) == 1 and hit[0] not in out: out[hit[0]] = (f, d)
     return out
 
+# %% ../nbs/07_structure.ipynb #807c6a31
 def evaluate_structure(pred: str | Path, annotations) -> StructureResult:
     "Score the detection files below `pred` against `annotations` (a path for `load_structure`, or its pages); see above."
     pred = Path(pred)

@@ -7,65 +7,23 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import shutil
-import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 from PIL import Image, ImageDraw
 from scipy.ndimage import gaussian_filter, zoom
 from tqdm.auto import tqdm
 
 import comicsal
 
-from .annotations import StructurePage, load_structure, reading_order
 from .config import DEFAULTS, MAP_SPLITS, SPLITS, ComicsalError, ensure_writable
-from .fixations import fixation_density
+from .observers import SYNTH_REVISION, SynthParams, _round, observer_map
 
 # %% auto #0
-__all__ = ['INK', 'SLUGS', 'SYNTH_REVISION', 'SynthParams', 'simulate_observers', 'structure_layout', 'simulate_structure_map',
-           'SynthPage', 'synth_page', 'side_by_side', 'synth_dataset', 'load_layout', 'simulated_dataset']
-
-# %% ../nbs/05_synth.ipynb #88f81a59
-@dataclass(frozen=True)
-class SynthParams:
-    "Knobs of the page generator and the observer simulation."
-    width: tuple[int, int] = (700, 820)      # page width range, px
-    aspect: tuple[float, float] = (1.32, 1.42)   # height / width
-    map_size: int = DEFAULTS.map_size        # square ground-truth maps, like the challenge's
-    n_observers: int = 15
-    degrees_per_page_height: float = 30.0    # sets px per degree, hence the blur (σ = 1°)
-    p_title: float = 0.3                     # chance of a title banner (masthead) on a page
-    p_borderless: float = 0.08               # chance that a panel has no frame
-    p_caption: float = 0.3
-    # revision 3: the variety of printed weeklies and albums
-    n_panels: tuple[int, int] = (6, 14)       # panels per page (3–5 tiers of 1–4)
-    p_inset: float = 0.15                    # chance of an inset panel over a large one
-    p_cross: float = 0.25                    # chance that a balloon crosses its panel's top border
-    p_sfx: float = 0.15                      # chance of a sound effect in a panel
-    p_halftone: float = 0.5                  # toon pages printed with ben-day dots
-    misregistration: int = 2                 # colour planes shifted by up to this many px (0: off)
-    p_bleed: float = 0.3                     # chance of the reverse page showing through
-    yellowing: tuple[float, float] = (0.0, 1.0)   # paper ageing, 0 (fresh) to 1 (old newsprint)
-    skew: float = 1.0                        # scan rotation up to this many degrees (half the pages)
-    p_jpeg: float = 0.3                      # chance of JPEG artefacts (quality 35–85)
-    long_side: tuple[int, int] | None = None  # final page long side in px (log-uniform); None: as drawn (~1000)
-
-    def asdict(self) -> dict: return asdict(self)
-
-    @classmethod
-    def preset(cls, name: str) -> "SynthParams":
-        """`sample`: the small, fast pages `make demo` and the tests use. `corpus`: the training corpus of the
-        default model — the same drawing at scan sizes from 200 to 3000 px. `heldout`: another layout
-        configuration for validation (more tiers, insets and crossing balloons, fewer captions, always skewed)."""
-        if name == "sample": return cls()
-        if name == "corpus": return cls(long_side=(200, 3000))
-        if name == "heldout": return cls(long_side=(300, 2000), n_panels=(8, 14), p_inset=0.4, p_cross=0.5,
-                                         p_caption=0.15, p_title=0.6, p_borderless=0.2, skew=1.5, p_jpeg=0.6)
-        raise ComicsalError(f"unknown synth preset {name!r}; use sample, corpus or heldout.")
+__all__ = ['INK', 'SLUGS', 'SynthPage', 'synth_page', 'side_by_side', 'synth_dataset', 'load_layout']
 
 # %% ../nbs/05_synth.ipynb #3729de5d
 INK = (25, 22, 20)
@@ -90,6 +48,7 @@ def _text_row(draw: ImageDraw.ImageDraw, rng, x0, y0, x1, th, width=1, color=INK
     end = max(x0 + gw, last if x > x0 + gw else x0 + gw)
     return [float(x0), float(y0), float(end), float(y0 + th)]
 
+# %% ../nbs/05_synth.ipynb #04dda937
 def _hatch(arr: np.ndarray, box, rng, period=None, angle=None, strength=0.55):
     "Darken `box` of the float page `arr` with parallel hatching lines (realistic style)."
     x0, y0, x1, y1 = [int(round(v)) for v in box]
@@ -125,6 +84,7 @@ _TOON_BODY = [(225, 50, 40), (40, 90, 210), (250, 190, 30), (40, 160, 80), (150,
 _SKIN = [(250, 215, 180), (235, 190, 150), (200, 150, 110)]
 
 class _PageDrawer:
+    "One page being drawn: the PIL canvas, a mask of what hatching must spare, and the layout (the answer key)."
     def __init__(self, rng, style: str, params: SynthParams):
         self.rng, self.style, self.p = rng, style, params
         self.W = int(rng.integers(*params.width)); self.H = int(round(self.W * rng.uniform(*params.aspect)))
@@ -145,331 +105,253 @@ class _PageDrawer:
             c = tuple(int(0.35 * v + 0.65 * g * t) for v, t in zip(c, (1.02, 0.97, 0.88)))
         return c
 
-    # -- layout ---------------------------------------------------------------------------------------------
-    def panels(self):
-        rng, W, H = self.rng, self.W, self.H
-        m, g = int(0.045 * W), int(rng.uniform(0.012, 0.022) * W)
-        top = m
-        if rng.random() < self.p.p_title:
-            tb = [m, m, W - m, m + int(0.09 * H)]
-            self.title(tb); top = tb[3] + g
-        lo, hi = self.p.n_panels
-        for _ in range(50):     # tiers of 1–4 panels until the page holds n_panels[0]..n_panels[1] of them
-            n_rows = int(rng.choice([3, 4, 4, 5]))
-            per_row = [int(rng.choice([1, 2, 2, 3, 3, 4])) for _ in range(n_rows)]
-            if lo <= sum(per_row) <= hi: break
-        avail = H - m - top - g * (n_rows - 1)
-        heights = rng.dirichlet([6] * n_rows) * avail
-        heights = np.maximum(heights, 0.6 * avail / n_rows); heights *= avail / heights.sum()
-        y, out = float(top), []
-        for r, h in enumerate(heights):
-            n = per_row[r]
-            widths = rng.dirichlet([4] * n) * (W - 2 * m - g * (n - 1))
-            widths = np.maximum(widths, 0.55 * (W - 2 * m) / n); widths *= (W - 2 * m - g * (n - 1)) / widths.sum()
-            x = float(m)
-            for w in widths:
-                out.append(dict(box=[round(x), round(y), round(x + w), round(y + h)], row=r,
-                                border=bool(rng.random() > self.p.p_borderless)))
-                x += w + g
-            y += h + g
-        if out and rng.random() < self.p.p_inset:     # an inset panel over a corner of the largest panel
-            i = int(np.argmax([(p["box"][2] - p["box"][0]) * (p["box"][3] - p["box"][1]) for p in out]))
-            x0, y0, x1, y1 = out[i]["box"]; w, h = (x1 - x0) * rng.uniform(0.3, 0.42), (y1 - y0) * rng.uniform(0.3, 0.45)
-            ix = x1 - w - g if rng.random() < 0.5 else x0 + g
-            iy = y1 - h - g if rng.random() < 0.6 else y0 + g
-            out.insert(i + 1, dict(box=[round(ix), round(iy), round(ix + w), round(iy + h)], row=out[i]["row"],
-                                   border=True, inset=True))
-        return out
+# %% ../nbs/05_synth.ipynb #20283a1b
+@patch
+def title(self: _PageDrawer, box):
+    x0, y0, x1, y1 = box
+    self.draw.rectangle(box, fill=self.color([(200, 40, 40), (30, 80, 160), (230, 160, 20)]), outline=INK, width=self.lw)
+    th = (y1 - y0) * 0.45; xs = x0 + (x1 - x0) * self.rng.uniform(0.12, 0.3)
+    row = _text_row(self.draw, self.rng, xs, y0 + (y1 - y0 - th) / 2, x1 - (x1 - x0) * 0.15, th,
+                    width=max(3, int(th / 7)), color=(250, 245, 230))
+    self.layout["title"] = dict(box=[float(v) for v in box], text=row)
 
-    def title(self, box):
-        x0, y0, x1, y1 = box
-        self.draw.rectangle(box, fill=self.color([(200, 40, 40), (30, 80, 160), (230, 160, 20)]), outline=INK, width=self.lw)
-        th = (y1 - y0) * 0.45; xs = x0 + (x1 - x0) * self.rng.uniform(0.12, 0.3)
-        row = _text_row(self.draw, self.rng, xs, y0 + (y1 - y0 - th) / 2, x1 - (x1 - x0) * 0.15, th,
-                        width=max(3, int(th / 7)), color=(250, 245, 230))
-        self.layout["title"] = dict(box=[float(v) for v in box], text=row)
-
-    # -- panel content --------------------------------------------------------------------------------------
-    def panel(self, k, pan):
-        rng, d = self.rng, self.draw
-        x0, y0, x1, y1 = pan["box"]; ph = y1 - y0
-        if pan.get("inset"):       # paper round the inset; what it covers of the panel below is no longer seen
-            gap = self.lw + 3
-            d.rectangle([x0 - gap, y0 - gap, x1 + gap, y1 + gap], fill=(255, 255, 255))
-            cover = [x0 - gap, y0 - gap, x1 + gap, y1 + gap]
-            for key in ("balloons", "captions", "faces", "objects", "sfx"):
-                self.layout[key] = [it for it in self.layout[key] if not _boxes_overlap(it["box"], cover)]
-        ground = y0 + ph * rng.uniform(0.6, 0.78)
-        if self.style == "toon":
-            d.rectangle([x0, y0, x1, ground], fill=self.color(_TOON_SKY))
-            d.rectangle([x0, ground, x1, y1], fill=self.color(_TOON_GROUND))
-        else:
-            if rng.random() < 0.6: self.hatches.append(([x0, y0, x1, ground], 0.25))
-            self.hatches.append(([x0, ground, x1, y1], 0.5))
-            d.rectangle([x0, y0, x1, y1], fill=self.color([(235, 228, 210), (220, 215, 200), (240, 235, 225)]))
-            d.line([(x0, ground), (x1, ground)], fill=INK, width=1)
-        for _ in range(int(rng.integers(0, 3))): self.scenery(k, pan["box"], ground)
-        n_chars = int(rng.choice([0, 1, 1, 2, 2, 3], p=[0.12, 0.22, 0.22, 0.2, 0.14, 0.1]))
-        heads = [self.character(k, pan["box"], ground, i, n_chars) for i in range(n_chars)]
-        if pan["border"]: d.rectangle(pan["box"], outline=INK, width=self.lw)
-        elif self.style == "toon":   # borderless: the scene fades into paper at the edges
-            d.rectangle(pan["box"], outline=(255, 255, 255), width=self.lw)
-        taken = []
-        if rng.random() < self.p.p_sfx: self.sfx(k, pan["box"], heads)
-        if rng.random() < self.p.p_caption:
-            taken.append(self.caption(k, pan["box"]))
-        speakers = [h for h in heads if rng.random() < 0.75][:2]
-        if not heads and rng.random() < 0.4: speakers = [None]       # off-panel speaker
-        for h in speakers:
-            b = self.balloon(k, pan["box"], h, taken)
-            if b is not None: taken.append(b)
-
-    def sfx(self, k, box, heads):
-        "A sound effect: a few big, bold, coloured letters across the scene."
-        rng = self.rng
-        x0, y0, x1, y1 = box; th = min(self.th * rng.uniform(2.2, 3.5), (y1 - y0) * 0.3)
-        w = min((x1 - x0) * rng.uniform(0.3, 0.55), 6 * th)
-        sx = rng.uniform(x0 + 4, max(x0 + 5, x1 - w - 4)); sy = rng.uniform(y0 + (y1 - y0) * 0.3, max(y0 + (y1 - y0) * 0.3 + 1, y1 - th - 6))
-        col = self.color([(230, 40, 30), (250, 150, 20), (245, 220, 40), (40, 60, 200)])
-        row = _text_row(self.draw, rng, sx, sy, sx + w, th, width=max(3, int(th / 5)), color=col)
-        self.layout["sfx"].append(dict(box=row, panel=k))
-    def scenery(self, k, box, ground):
-        rng, d = self.rng, self.draw
-        x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
-        kind = rng.choice(["house", "tree", "rock"])
-        s = min(ph * rng.uniform(0.2, 0.45), (ground - y0) / 1.35, pw * 0.4)   # the object stays inside its panel
-        half = 0.55 * s + 5
-        cx = rng.uniform(x0 + half, max(x0 + half, x1 - half))
-        if kind == "house":
-            b = [cx - s * 0.5, ground - s * 0.8, cx + s * 0.5, ground]
-            d.rectangle(b, fill=self.color([(230, 120, 90), (240, 230, 200), (160, 180, 220)]), outline=INK, width=self.lw - 1)
-            d.polygon([(b[0] - 4, b[1]), (cx, b[1] - s * 0.45), (b[2] + 4, b[1])], fill=self.color([(150, 60, 50), (90, 90, 100)]), outline=INK)
-            d.rectangle([cx - s * 0.1, ground - s * 0.35, cx + s * 0.1, ground], fill=INK)
-            b = [b[0] - 4, b[1] - s * 0.45, b[2] + 4, b[3]]
-        elif kind == "tree":
-            d.rectangle([cx - s * 0.06, ground - s * 0.6, cx + s * 0.06, ground], fill=(110, 70, 40), outline=INK)
-            b = [cx - s * 0.35, ground - s * 1.2, cx + s * 0.35, ground - s * 0.45]
-            d.ellipse(b, fill=self.color([(60, 150, 60), (90, 170, 70)]), outline=INK, width=self.lw - 1)
-            b = [b[0], b[1], b[2], ground]
-        else:
-            b = [cx - s * 0.4, ground - s * 0.3, cx + s * 0.4, ground + s * 0.05]
-            d.ellipse(b, fill=self.color([(150, 150, 150), (170, 160, 140)]), outline=INK, width=self.lw - 1)
-        b = [max(b[0], x0), max(b[1], y0), min(b[2], x1), min(b[3], y1)]
-        if self.style == "realistic": self.hatches.append((b, 0.35))
-        self.layout["objects"].append(dict(box=[float(v) for v in b], panel=k, kind=str(kind)))
-
-    def character(self, k, box, ground, i, n):
-        rng, d = self.rng, self.draw
-        x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
-        h = min(ph * rng.uniform(0.45, 0.68), pw * 0.9)
-        cx = x0 + pw * (i + 0.5 + rng.uniform(-0.2, 0.2)) / max(n, 1)
-        feet = min(ground + ph * rng.uniform(0.0, 0.12), y1 - 3)
-        h = min(h, (feet - y0 - 6) / 1.1)                      # the head (and hair) stays inside the panel
-        head_r = h * (0.2 if self.style == "toon" else 0.12)
-        body_top = feet - h + 2 * head_r
-        bw = h * (0.16 if self.style == "toon" else 0.12)
-        body = self.color(_TOON_BODY)
-        d.line([(cx - bw * 0.5, feet - h * 0.28), (cx - bw * 0.6, feet)], fill=INK, width=self.lw + 1)
-        d.line([(cx + bw * 0.5, feet - h * 0.28), (cx + bw * 0.6, feet)], fill=INK, width=self.lw + 1)
-        d.rounded_rectangle([cx - bw, body_top, cx + bw, feet - h * 0.25], radius=bw * 0.5, fill=body, outline=INK, width=self.lw - 1)
-        arm = rng.choice([-1, 1])
-        d.line([(cx + arm * bw, body_top + bw * 0.4), (cx + arm * bw * 2.2, body_top - bw * rng.uniform(-0.5, 1.2))], fill=INK, width=self.lw)
-        hx, hy = cx + rng.uniform(-0.1, 0.1) * head_r, body_top - head_r * 0.9
-        fb = [hx - head_r, hy - head_r, hx + head_r, hy + head_r]
-        d.ellipse(fb, fill=self.color(_SKIN), outline=INK, width=self.lw - 1)
-        er = max(1.5, head_r * 0.12); look = rng.uniform(-0.3, 0.3) * head_r
-        for ex in (-0.35, 0.35):
-            d.ellipse([hx + ex * head_r + look - er, hy - head_r * 0.15 - er, hx + ex * head_r + look + er, hy - head_r * 0.15 + er], fill=INK)
-        d.arc([hx - head_r * 0.4 + look, hy + head_r * 0.1, hx + head_r * 0.4 + look, hy + head_r * 0.55], 20, 160, fill=INK, width=max(1, self.lw - 1))
-        if self.style == "toon":
-            d.ellipse([hx + look - er * 1.8, hy - er * 1.2, hx + look + er * 1.8, hy + er * 1.8], fill=(235, 120, 100), outline=INK)
-            d.pieslice([hx - head_r * 1.05, hy - head_r * 1.15, hx + head_r * 1.05, hy + head_r * 0.2], 180, 360, fill=self.color([(60, 40, 30), (240, 200, 60), (200, 80, 30)]))
-        else:
-            self.hatches.append(([cx - bw, body_top, cx + bw, feet - h * 0.25], 0.4))
-        fb = [max(fb[0], x0), max(fb[1], y0), min(fb[2], x1), min(fb[3], y1)]
-        self.layout["faces"].append(dict(box=[float(v) for v in fb], panel=k))
-        return (hx, hy, head_r)
-
-    def _text_block(self, k, x0, y0, x1, n_rows):
-        rows, th = [], self.th
-        for r in range(n_rows):
-            ry = y0 + r * th * 1.7
-            rows.append(_text_row(self.draw, self.rng, x0, ry, x1, th))
-        return rows
-
-    def caption(self, k, box):
-        rng = self.rng
-        x0, y0, x1, y1 = box; pw = x1 - x0
-        n_rows = int(rng.integers(1, 3)); w = pw * rng.uniform(0.45, 0.85)
-        h = n_rows * self.th * 1.7 + self.th * 0.9
-        b = [x0 + 2, y0 + 2, x0 + 2 + w, y0 + 2 + h]
-        self.draw.rectangle(b, fill=(250, 240, 170) if self.style == "toon" else (245, 240, 220), outline=INK, width=self.lw - 1)
-        self.pdraw.rectangle(b, fill=255)
-        rows = self._text_block(k, b[0] + self.th * 0.6, b[1] + self.th * 0.55, b[2] - self.th * 0.6, n_rows)
-        self.layout["captions"].append(dict(box=[float(v) for v in b], panel=k, lines=rows))
-        return b
-
-    def balloon(self, k, box, head, taken):
-        rng, d = self.rng, self.draw
-        x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
-        cross = head is not None and y0 > self.th * 8 and rng.random() < self.p.p_cross   # over the top border
-        others = [b["box"] for b in self.layout["balloons"] + self.layout["captions"]]
-        for _ in range(25):
-            n_rows = int(rng.integers(1, 5))
-            tw = min(pw * rng.uniform(0.3, 0.7), self.W * 0.32)
-            bh = (n_rows * 1.7 + 0.4) * self.th * 1.45; bw = tw * 1.3
-            if bw > pw - 8 or bh > ph * 0.6: continue
-            cx = (head[0] + rng.uniform(-0.3, 0.3) * pw) if head else rng.uniform(x0 + bw / 2, x1 - bw / 2)
-            cx = float(np.clip(cx, x0 + bw / 2 + 4, x1 - bw / 2 - 4))
-            lo = y0 + 6 + bh / 2      # above the speaker's face, which stays visible
-            if cross: lo = max(y0 - bh * 0.15, bh / 2 + 4)
-            hi = (head[1] - head[2] * 1.1 - bh / 2) if head else y0 + ph * 0.45
-            if cross: hi = min(hi, y0 + bh * 0.25)
-            if hi < lo: continue
-            cy = rng.uniform(lo, hi)
-            b = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]
-            if any(_boxes_overlap(b, t, pad=4) for t in taken + others): continue
-            if head:
-                tx = np.clip(head[0], b[0] + bw * 0.2, b[2] - bw * 0.2)
-                d.polygon([(tx - bw * 0.07, cy), (tx + bw * 0.07, cy), (head[0] + (cx - head[0]) * 0.1, head[1] - head[2] * 1.15)],
-                          fill=(255, 255, 255), outline=INK, width=self.lw - 1)
-            if self.style == "toon" or rng.random() < 0.5:
-                d.ellipse(b, fill=(255, 255, 255), outline=INK, width=self.lw - 1); self.pdraw.ellipse(b, fill=255)
-            else:
-                d.rounded_rectangle(b, radius=bh * 0.3, fill=(255, 255, 255), outline=INK, width=self.lw - 1)
-                self.pdraw.rounded_rectangle(b, radius=bh * 0.3, fill=255)
-            if head:   # hide the tail's base inside the balloon
-                d.polygon([(tx - bw * 0.06, cy), (tx + bw * 0.06, cy), (tx, b[3] - 2)], fill=(255, 255, 255))
-            block_h = (n_rows - 1) * self.th * 1.7 + self.th
-            rows = self._text_block(k, cx - tw / 2, cy - block_h / 2, cx + tw / 2, n_rows)
-            self.layout["balloons"].append(dict(box=[float(v) for v in b], panel=k, lines=rows,
-                                                speaker=None if head is None else len(self.layout["faces"]) - 1))
-            return b
-        return None
-
-    # -- paper and print ------------------------------------------------------------------------------------
-    def finish(self) -> np.ndarray:
-        rng = self.rng
-        arr = np.asarray(self.img, dtype=np.float32) / 255.0
-        clean = arr.copy()
-        for box, s in self.hatches: _hatch(arr, box, rng, strength=s)
-        keep = np.asarray(self.protect) > 0
-        arr[keep] = clean[keep]
-        if self.style == "realistic":
-            g = arr.mean(-1, keepdims=True); arr = 0.55 * arr + 0.45 * g
-        H, W = arr.shape[:2]
-        if self.style == "toon" and rng.random() < self.p.p_halftone: arr = _halftone(arr, rng)
-        m = self.p.misregistration
-        if m:                     # the colour plates do not quite line up; the black plate stays put
-            ink = arr.max(-1) < 0.3
-            for c in range(3): arr[..., c] = np.roll(arr[..., c], tuple(int(v) for v in rng.integers(-m, m + 1, 2)), (0, 1))
-            arr[ink] = arr[ink].min(-1, keepdims=True)
-        if rng.random() < self.p.p_bleed:      # the reverse page shows through, mirrored and soft
-            ghost = gaussian_filter(np.asarray(self.img.convert("L"), np.float32)[:, ::-1] / 255, 2.0)
-            arr *= 1 - rng.uniform(0.04, 0.1) * (1 - ghost[..., None])
-        age = rng.uniform(*self.p.yellowing)
-        paper = (1 - age) * np.array([0.975, 0.965, 0.93]) + age * np.array([0.92, 0.85, 0.68])
-        paper = (paper + rng.uniform(-0.015, 0.015, 3)).astype(np.float32)
-        blotch = zoom(rng.normal(0, 1, (8, 6)), (H / 8, W / 6), order=1)[:H, :W]
-        yy, xx = np.mgrid[0:H, 0:W]
-        edge = np.clip(1 - np.minimum(np.minimum(xx, W - 1 - xx) / W, np.minimum(yy, H - 1 - yy) / H) / 0.06, 0, 1)
-        arr *= paper * (1 + 0.025 * blotch[..., None]) * (1 - 0.08 * age * edge[..., None]).astype(np.float32)
-        arr = gaussian_filter(arr, sigma=(0.6, 0.6, 0))
-        arr += rng.normal(0, 0.02 if self.style == "toon" else 0.035, arr.shape).astype(np.float32)
-        return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-# %% ../nbs/05_synth.ipynb #75c79d76
-def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0) -> list[list[list[float]]]:
-    """Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout`.
-    Lines taller than wide are read top→bottom (vertical manga text); `layout["direction"] == "rtl"` orders a panel's
-    balloons right→left. Panels are visited in list order (the layout's reading order)."""
-    err = 0.3 * px_per_degree
-    W, H = layout["width"], layout["height"]
-    direction = layout.get("direction", "ltr")
-    paths = []
-    for _ in range(n_observers):
-        diligence, fx = rng.uniform(0.5, 1.0), []
-        def look(x, y, fx=fx): fx.append([float(np.clip(x + rng.normal(0, err), 0, W - 1)),
-                                   float(np.clip(y + rng.normal(0, err), 0, H - 1))])
-        def read(rows, diligence=diligence):
-            for r in rows:
-                if rng.random() > diligence: continue
-                x0, y0, x1, y1 = r
-                if y1 - y0 > x1 - x0:     # a vertical line: along y
-                    step = max(4 * (x1 - x0), 1.0)
-                    for y in np.arange(y0 + step * rng.uniform(0.2, 0.6), y1, step): look((x0 + x1) / 2, y)
-                else:
-                    step = max(4 * (y1 - y0), 1.0)
-                    for x in np.arange(x0 + step * rng.uniform(0.2, 0.6), x1, step): look(x, (y0 + y1) / 2)
-        if layout["title"] and rng.random() < 0.7:
-            t = layout["title"]["text"]; look(rng.uniform(t[0], t[2]), (t[1] + t[3]) / 2)
-        for k, pan in enumerate(layout["panels"]):
-            if rng.random() < 0.04: continue      # a skipped panel (rare: readers visit nearly every panel)
-            caps = [c for c in layout["captions"] if c["panel"] == k]
-            balls = [b for b in layout["balloons"] if b["panel"] == k]
-            faces = [f for f in layout["faces"] if f["panel"] == k]
-            for c in caps: read(c["lines"])
-            for j in reading_order([b["box"] for b in balls], direction): read(balls[j]["lines"])
-            for s in layout.get("sfx", []):
-                if s["panel"] == k and rng.random() < 0.35:
-                    b = s["box"]; look(rng.uniform(b[0], b[2]), (b[1] + b[3]) / 2)
-            p_face = 0.55 if (caps or balls) else 0.95
-            for f in faces:
-                if rng.random() < p_face:
-                    b = f["box"]; look((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
-            objs = [o for o in layout["objects"] if o["panel"] == k]
-            if objs and rng.random() < 0.25:
-                b = objs[int(rng.integers(len(objs)))]["box"]; look(rng.uniform(b[0], b[2]), rng.uniform(b[1], b[3]))
-            if rng.random() < (0.2 if (caps or balls or faces) else 0.8):
-                b = pan["box"]; look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 6))
-        for _ in range(rng.binomial(len(fx), 0.03)): look(rng.uniform(0, W), rng.uniform(0, H))
-        paths.append(fx)
-    return paths
-
-# %% ../nbs/05_synth.ipynb #31d5e86c
-def _text_lines(box, n_chars: int, page_h: float, vertical: bool) -> list[list[float]]:
-    "Lines of a text box: columns right→left (vertical) or rows top→bottom, sized by its character count."
-    x0, y0, x1, y1 = box; w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    s = float(np.clip(np.sqrt(0.5 * w * h / n_chars) if n_chars > 0 else 0.025 * page_h, 0.006 * page_h, 0.06 * page_h))
-    across, along = (w, h) if vertical else (h, w)
-    n = int(np.clip(round(across / (1.4 * s)), 1, 40))
-    per = n_chars / n if n_chars > 0 else along / s
-    out = []
-    for i in range(n):
-        c = (i + 0.5) * across / n; length = min(along, max(per, 1.0) * s * 1.1)
-        out.append([x1 - c - s / 2, y0, x1 - c + s / 2, y0 + length] if vertical else [x0, y0 + c - s / 2, x0 + length, y0 + c + s / 2])
+@patch
+def panels(self: _PageDrawer):
+    rng, W, H = self.rng, self.W, self.H
+    m, g = int(0.045 * W), int(rng.uniform(0.012, 0.022) * W)
+    top = m
+    if rng.random() < self.p.p_title:
+        tb = [m, m, W - m, m + int(0.09 * H)]
+        self.title(tb); top = tb[3] + g
+    lo, hi = self.p.n_panels
+    for _ in range(50):     # tiers of 1–4 panels until the page holds n_panels[0]..n_panels[1] of them
+        n_rows = int(rng.choice([3, 4, 4, 5]))
+        per_row = [int(rng.choice([1, 2, 2, 3, 3, 4])) for _ in range(n_rows)]
+        if lo <= sum(per_row) <= hi: break
+    avail = H - m - top - g * (n_rows - 1)
+    heights = rng.dirichlet([6] * n_rows) * avail
+    heights = np.maximum(heights, 0.6 * avail / n_rows); heights *= avail / heights.sum()
+    y, out = float(top), []
+    for r, h in enumerate(heights):
+        n = per_row[r]
+        widths = rng.dirichlet([4] * n) * (W - 2 * m - g * (n - 1))
+        widths = np.maximum(widths, 0.55 * (W - 2 * m) / n); widths *= (W - 2 * m - g * (n - 1)) / widths.sum()
+        x = float(m)
+        for w in widths:
+            out.append(dict(box=[round(x), round(y), round(x + w), round(y + h)], row=r,
+                            border=bool(rng.random() > self.p.p_borderless)))
+            x += w + g
+        y += h + g
+    if out and rng.random() < self.p.p_inset:     # an inset panel over a corner of the largest panel
+        i = int(np.argmax([(p["box"][2] - p["box"][0]) * (p["box"][3] - p["box"][1]) for p in out]))
+        x0, y0, x1, y1 = out[i]["box"]; w, h = (x1 - x0) * rng.uniform(0.3, 0.42), (y1 - y0) * rng.uniform(0.3, 0.45)
+        ix = x1 - w - g if rng.random() < 0.5 else x0 + g
+        iy = y1 - h - g if rng.random() < 0.6 else y0 + g
+        out.insert(i + 1, dict(box=[round(ix), round(iy), round(ix + w), round(iy + h)], row=out[i]["row"],
+                               border=True, inset=True))
     return out
 
-def _owner(box, panels) -> int:
-    "The panel a box belongs to: most overlap, else the nearest centre (-1 without panels)."
-    if not panels: return -1
-    inter = [max(0, min(box[2], p[2]) - max(box[0], p[0])) * max(0, min(box[3], p[3]) - max(box[1], p[1])) for p in panels]
-    if max(inter) > 0: return int(np.argmax(inter))
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return int(np.argmin([((p[0] + p[2]) / 2 - cx) ** 2 + ((p[1] + p[3]) / 2 - cy) ** 2 for p in panels]))
+# %% ../nbs/05_synth.ipynb #5f516510
+@patch
+def sfx(self: _PageDrawer, k, box, heads):
+    "A sound effect: a few big, bold, coloured letters across the scene."
+    rng = self.rng
+    x0, y0, x1, y1 = box; th = min(self.th * rng.uniform(2.2, 3.5), (y1 - y0) * 0.3)
+    w = min((x1 - x0) * rng.uniform(0.3, 0.55), 6 * th)
+    sx = rng.uniform(x0 + 4, max(x0 + 5, x1 - w - 4)); sy = rng.uniform(y0 + (y1 - y0) * 0.3, max(y0 + (y1 - y0) * 0.3 + 1, y1 - th - 6))
+    col = self.color([(230, 40, 30), (250, 150, 20), (245, 220, 40), (40, 60, 200)])
+    row = _text_row(self.draw, rng, sx, sy, sx + w, th, width=max(3, int(th / 5)), color=col)
+    self.layout["sfx"].append(dict(box=row, panel=k))
 
-def structure_layout(sp: StructurePage) -> dict:
-    "An annotated real page (`StructurePage`) as the observer model's layout (panels in its reading order)."
-    panels = [list(map(float, b)) for b in sp.panels] or [[0.0, 0.0, float(sp.width), float(sp.height)]]
-    lens = list(sp.text_len) + [0] * (len(sp.text) - len(sp.text_len))
-    balloons = []
-    for b, n in zip(sp.text, lens):
-        vertical = sp.direction == "rtl" and (b[3] - b[1]) > (b[2] - b[0])
-        balloons.append(dict(box=list(map(float, b)), panel=_owner(b, panels), lines=_text_lines(b, n, sp.height, vertical)))
-    return dict(width=int(sp.width), height=int(sp.height), style=sp.style, direction=sp.direction, title=None,
-                panels=[dict(box=p) for p in panels], balloons=balloons, captions=[], sfx=[],
-                faces=[dict(box=list(map(float, f)), panel=_owner(f, panels)) for f in sp.faces],
-                objects=[dict(box=list(map(float, c)), panel=_owner(c, panels)) for c in sp.characters])
+@patch
+def scenery(self: _PageDrawer, k, box, ground):
+    rng, d = self.rng, self.draw
+    x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
+    kind = rng.choice(["house", "tree", "rock"])
+    s = min(ph * rng.uniform(0.2, 0.45), (ground - y0) / 1.35, pw * 0.4)   # the object stays inside its panel
+    half = 0.55 * s + 5
+    cx = rng.uniform(x0 + half, max(x0 + half, x1 - half))
+    if kind == "house":
+        b = [cx - s * 0.5, ground - s * 0.8, cx + s * 0.5, ground]
+        d.rectangle(b, fill=self.color([(230, 120, 90), (240, 230, 200), (160, 180, 220)]), outline=INK, width=self.lw - 1)
+        d.polygon([(b[0] - 4, b[1]), (cx, b[1] - s * 0.45), (b[2] + 4, b[1])], fill=self.color([(150, 60, 50), (90, 90, 100)]), outline=INK)
+        d.rectangle([cx - s * 0.1, ground - s * 0.35, cx + s * 0.1, ground], fill=INK)
+        b = [b[0] - 4, b[1] - s * 0.45, b[2] + 4, b[3]]
+    elif kind == "tree":
+        d.rectangle([cx - s * 0.06, ground - s * 0.6, cx + s * 0.06, ground], fill=(110, 70, 40), outline=INK)
+        b = [cx - s * 0.35, ground - s * 1.2, cx + s * 0.35, ground - s * 0.45]
+        d.ellipse(b, fill=self.color([(60, 150, 60), (90, 170, 70)]), outline=INK, width=self.lw - 1)
+        b = [b[0], b[1], b[2], ground]
+    else:
+        b = [cx - s * 0.4, ground - s * 0.3, cx + s * 0.4, ground + s * 0.05]
+        d.ellipse(b, fill=self.color([(150, 150, 150), (170, 160, 140)]), outline=INK, width=self.lw - 1)
+    b = [max(b[0], x0), max(b[1], y0), min(b[2], x1), min(b[3], y1)]
+    if self.style == "realistic": self.hatches.append((b, 0.35))
+    self.layout["objects"].append(dict(box=[float(v) for v in b], panel=k, kind=str(kind)))
 
-def simulate_structure_map(sp: StructurePage, seed: int = DEFAULTS.seed, params: SynthParams = SynthParams()) -> tuple[np.ndarray, dict]:
-    "(8-bit square map, layout with fixations) of simulated observers reading an annotated real page."
-    lay = structure_layout(sp)
-    rng = np.random.default_rng([int(seed), zlib.crc32(sp.key.encode())])
-    ppd = sp.height / params.degrees_per_page_height
-    paths = simulate_observers(lay, rng, params.n_observers, ppd)
-    dens = fixation_density([p for path in paths for p in path], (sp.height, sp.width), ppd, (params.map_size, params.map_size))
-    lay.update(fixations=paths, px_per_degree=ppd, seed=int(seed), simulated=True)
-    return (dens * 255 + 0.5).astype(np.uint8), lay
+# %% ../nbs/05_synth.ipynb #63530a2d
+@patch
+def character(self: _PageDrawer, k, box, ground, i, n):
+    rng, d = self.rng, self.draw
+    x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
+    h = min(ph * rng.uniform(0.45, 0.68), pw * 0.9)
+    cx = x0 + pw * (i + 0.5 + rng.uniform(-0.2, 0.2)) / max(n, 1)
+    feet = min(ground + ph * rng.uniform(0.0, 0.12), y1 - 3)
+    h = min(h, (feet - y0 - 6) / 1.1)                      # the head (and hair) stays inside the panel
+    head_r = h * (0.2 if self.style == "toon" else 0.12)
+    body_top = feet - h + 2 * head_r
+    bw = h * (0.16 if self.style == "toon" else 0.12)
+    body = self.color(_TOON_BODY)
+    d.line([(cx - bw * 0.5, feet - h * 0.28), (cx - bw * 0.6, feet)], fill=INK, width=self.lw + 1)
+    d.line([(cx + bw * 0.5, feet - h * 0.28), (cx + bw * 0.6, feet)], fill=INK, width=self.lw + 1)
+    d.rounded_rectangle([cx - bw, body_top, cx + bw, feet - h * 0.25], radius=bw * 0.5, fill=body, outline=INK, width=self.lw - 1)
+    arm = rng.choice([-1, 1])
+    d.line([(cx + arm * bw, body_top + bw * 0.4), (cx + arm * bw * 2.2, body_top - bw * rng.uniform(-0.5, 1.2))], fill=INK, width=self.lw)
+    hx, hy = cx + rng.uniform(-0.1, 0.1) * head_r, body_top - head_r * 0.9
+    fb = [hx - head_r, hy - head_r, hx + head_r, hy + head_r]
+    d.ellipse(fb, fill=self.color(_SKIN), outline=INK, width=self.lw - 1)
+    er = max(1.5, head_r * 0.12); look = rng.uniform(-0.3, 0.3) * head_r
+    for ex in (-0.35, 0.35):
+        d.ellipse([hx + ex * head_r + look - er, hy - head_r * 0.15 - er, hx + ex * head_r + look + er, hy - head_r * 0.15 + er], fill=INK)
+    d.arc([hx - head_r * 0.4 + look, hy + head_r * 0.1, hx + head_r * 0.4 + look, hy + head_r * 0.55], 20, 160, fill=INK, width=max(1, self.lw - 1))
+    if self.style == "toon":
+        d.ellipse([hx + look - er * 1.8, hy - er * 1.2, hx + look + er * 1.8, hy + er * 1.8], fill=(235, 120, 100), outline=INK)
+        d.pieslice([hx - head_r * 1.05, hy - head_r * 1.15, hx + head_r * 1.05, hy + head_r * 0.2], 180, 360, fill=self.color([(60, 40, 30), (240, 200, 60), (200, 80, 30)]))
+    else:
+        self.hatches.append(([cx - bw, body_top, cx + bw, feet - h * 0.25], 0.4))
+    fb = [max(fb[0], x0), max(fb[1], y0), min(fb[2], x1), min(fb[3], y1)]
+    self.layout["faces"].append(dict(box=[float(v) for v in fb], panel=k))
+    return (hx, hy, head_r)
+
+# %% ../nbs/05_synth.ipynb #71bf841e
+@patch
+def _text_block(self: _PageDrawer, k, x0, y0, x1, n_rows):
+    rows, th = [], self.th
+    for r in range(n_rows):
+        ry = y0 + r * th * 1.7
+        rows.append(_text_row(self.draw, self.rng, x0, ry, x1, th))
+    return rows
+
+@patch
+def caption(self: _PageDrawer, k, box):
+    rng = self.rng
+    x0, y0, x1, y1 = box; pw = x1 - x0
+    n_rows = int(rng.integers(1, 3)); w = pw * rng.uniform(0.45, 0.85)
+    h = n_rows * self.th * 1.7 + self.th * 0.9
+    b = [x0 + 2, y0 + 2, x0 + 2 + w, y0 + 2 + h]
+    self.draw.rectangle(b, fill=(250, 240, 170) if self.style == "toon" else (245, 240, 220), outline=INK, width=self.lw - 1)
+    self.pdraw.rectangle(b, fill=255)
+    rows = self._text_block(k, b[0] + self.th * 0.6, b[1] + self.th * 0.55, b[2] - self.th * 0.6, n_rows)
+    self.layout["captions"].append(dict(box=[float(v) for v in b], panel=k, lines=rows))
+    return b
+
+# %% ../nbs/05_synth.ipynb #3c3039fd
+@patch
+def balloon(self: _PageDrawer, k, box, head, taken):
+    rng, d = self.rng, self.draw
+    x0, y0, x1, y1 = box; pw, ph = x1 - x0, y1 - y0
+    cross = head is not None and y0 > self.th * 8 and rng.random() < self.p.p_cross   # over the top border
+    others = [b["box"] for b in self.layout["balloons"] + self.layout["captions"]]
+    for _ in range(25):
+        n_rows = int(rng.integers(1, 5))
+        tw = min(pw * rng.uniform(0.3, 0.7), self.W * 0.32)
+        bh = (n_rows * 1.7 + 0.4) * self.th * 1.45; bw = tw * 1.3
+        if bw > pw - 8 or bh > ph * 0.6: continue
+        cx = (head[0] + rng.uniform(-0.3, 0.3) * pw) if head else rng.uniform(x0 + bw / 2, x1 - bw / 2)
+        cx = float(np.clip(cx, x0 + bw / 2 + 4, x1 - bw / 2 - 4))
+        lo = y0 + 6 + bh / 2      # above the speaker's face, which stays visible
+        if cross: lo = max(y0 - bh * 0.15, bh / 2 + 4)
+        hi = (head[1] - head[2] * 1.1 - bh / 2) if head else y0 + ph * 0.45
+        if cross: hi = min(hi, y0 + bh * 0.25)
+        if hi < lo: continue
+        cy = rng.uniform(lo, hi)
+        b = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]
+        if any(_boxes_overlap(b, t, pad=4) for t in taken + others): continue
+        if head:
+            tx = np.clip(head[0], b[0] + bw * 0.2, b[2] - bw * 0.2)
+            d.polygon([(tx - bw * 0.07, cy), (tx + bw * 0.07, cy), (head[0] + (cx - head[0]) * 0.1, head[1] - head[2] * 1.15)],
+                      fill=(255, 255, 255), outline=INK, width=self.lw - 1)
+        if self.style == "toon" or rng.random() < 0.5:
+            d.ellipse(b, fill=(255, 255, 255), outline=INK, width=self.lw - 1); self.pdraw.ellipse(b, fill=255)
+        else:
+            d.rounded_rectangle(b, radius=bh * 0.3, fill=(255, 255, 255), outline=INK, width=self.lw - 1)
+            self.pdraw.rounded_rectangle(b, radius=bh * 0.3, fill=255)
+        if head:   # hide the tail's base inside the balloon
+            d.polygon([(tx - bw * 0.06, cy), (tx + bw * 0.06, cy), (tx, b[3] - 2)], fill=(255, 255, 255))
+        block_h = (n_rows - 1) * self.th * 1.7 + self.th
+        rows = self._text_block(k, cx - tw / 2, cy - block_h / 2, cx + tw / 2, n_rows)
+        self.layout["balloons"].append(dict(box=[float(v) for v in b], panel=k, lines=rows,
+                                            speaker=None if head is None else len(self.layout["faces"]) - 1))
+        return b
+    return None
+
+# %% ../nbs/05_synth.ipynb #f8582796
+@patch
+def panel(self: _PageDrawer, k, pan):
+    rng, d = self.rng, self.draw
+    x0, y0, x1, y1 = pan["box"]; ph = y1 - y0
+    if pan.get("inset"):       # paper round the inset; what it covers of the panel below is no longer seen
+        gap = self.lw + 3
+        d.rectangle([x0 - gap, y0 - gap, x1 + gap, y1 + gap], fill=(255, 255, 255))
+        cover = [x0 - gap, y0 - gap, x1 + gap, y1 + gap]
+        for key in ("balloons", "captions", "faces", "objects", "sfx"):
+            self.layout[key] = [it for it in self.layout[key] if not _boxes_overlap(it["box"], cover)]
+    ground = y0 + ph * rng.uniform(0.6, 0.78)
+    if self.style == "toon":
+        d.rectangle([x0, y0, x1, ground], fill=self.color(_TOON_SKY))
+        d.rectangle([x0, ground, x1, y1], fill=self.color(_TOON_GROUND))
+    else:
+        if rng.random() < 0.6: self.hatches.append(([x0, y0, x1, ground], 0.25))
+        self.hatches.append(([x0, ground, x1, y1], 0.5))
+        d.rectangle([x0, y0, x1, y1], fill=self.color([(235, 228, 210), (220, 215, 200), (240, 235, 225)]))
+        d.line([(x0, ground), (x1, ground)], fill=INK, width=1)
+    for _ in range(int(rng.integers(0, 3))): self.scenery(k, pan["box"], ground)
+    n_chars = int(rng.choice([0, 1, 1, 2, 2, 3], p=[0.12, 0.22, 0.22, 0.2, 0.14, 0.1]))
+    heads = [self.character(k, pan["box"], ground, i, n_chars) for i in range(n_chars)]
+    if pan["border"]: d.rectangle(pan["box"], outline=INK, width=self.lw)
+    elif self.style == "toon":   # borderless: the scene fades into paper at the edges
+        d.rectangle(pan["box"], outline=(255, 255, 255), width=self.lw)
+    taken = []
+    if rng.random() < self.p.p_sfx: self.sfx(k, pan["box"], heads)
+    if rng.random() < self.p.p_caption:
+        taken.append(self.caption(k, pan["box"]))
+    speakers = [h for h in heads if rng.random() < 0.75][:2]
+    if not heads and rng.random() < 0.4: speakers = [None]       # off-panel speaker
+    for h in speakers:
+        b = self.balloon(k, pan["box"], h, taken)
+        if b is not None: taken.append(b)
+
+# %% ../nbs/05_synth.ipynb #fda02470
+@patch
+def finish(self: _PageDrawer) -> np.ndarray:
+    rng = self.rng
+    arr = np.asarray(self.img, dtype=np.float32) / 255.0
+    clean = arr.copy()
+    for box, s in self.hatches: _hatch(arr, box, rng, strength=s)
+    keep = np.asarray(self.protect) > 0
+    arr[keep] = clean[keep]
+    if self.style == "realistic":
+        g = arr.mean(-1, keepdims=True); arr = 0.55 * arr + 0.45 * g
+    H, W = arr.shape[:2]
+    if self.style == "toon" and rng.random() < self.p.p_halftone: arr = _halftone(arr, rng)
+    m = self.p.misregistration
+    if m:                     # the colour plates do not quite line up; the black plate stays put
+        ink = arr.max(-1) < 0.3
+        for c in range(3): arr[..., c] = np.roll(arr[..., c], tuple(int(v) for v in rng.integers(-m, m + 1, 2)), (0, 1))
+        arr[ink] = arr[ink].min(-1, keepdims=True)
+    if rng.random() < self.p.p_bleed:      # the reverse page shows through, mirrored and soft
+        ghost = gaussian_filter(np.asarray(self.img.convert("L"), np.float32)[:, ::-1] / 255, 2.0)
+        arr *= 1 - rng.uniform(0.04, 0.1) * (1 - ghost[..., None])
+    age = rng.uniform(*self.p.yellowing)
+    paper = (1 - age) * np.array([0.975, 0.965, 0.93]) + age * np.array([0.92, 0.85, 0.68])
+    paper = (paper + rng.uniform(-0.015, 0.015, 3)).astype(np.float32)
+    blotch = zoom(rng.normal(0, 1, (8, 6)), (H / 8, W / 6), order=1)[:H, :W]
+    yy, xx = np.mgrid[0:H, 0:W]
+    edge = np.clip(1 - np.minimum(np.minimum(xx, W - 1 - xx) / W, np.minimum(yy, H - 1 - yy) / H) / 0.06, 0, 1)
+    arr *= paper * (1 + 0.025 * blotch[..., None]) * (1 - 0.08 * age * edge[..., None]).astype(np.float32)
+    arr = gaussian_filter(arr, sigma=(0.6, 0.6, 0))
+    arr += rng.normal(0, 0.02 if self.style == "toon" else 0.035, arr.shape).astype(np.float32)
+    return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 # %% ../nbs/05_synth.ipynb #1437f7e1
 def _map_layout(lay: dict, f, width: int, height: int) -> dict:
@@ -506,6 +388,7 @@ def _scan(image: np.ndarray, lay: dict, rng, params: SynthParams) -> tuple[np.nd
         im = Image.open(buf).convert("RGB")
     return np.asarray(im), lay
 
+# %% ../nbs/05_synth.ipynb #41b68f87
 @dataclass
 class SynthPage:
     stem: str
@@ -524,12 +407,9 @@ def synth_page(seed: int, split: str, index: int, params: SynthParams = SynthPar
     for k, pan in enumerate(pd_.panels()): pd_.panel(k, pan); pd_.layout["panels"].append(pan)
     image = pd_.finish()
     image, lay = _scan(image, pd_.layout, rng, params)
-    ppd = lay["height"] / params.degrees_per_page_height
-    paths = simulate_observers(lay, rng, params.n_observers, ppd)
-    pts = [p for path in paths for p in path]
-    dens = fixation_density(pts, (lay["height"], lay["width"]), ppd, (params.map_size, params.map_size))
+    amap, paths, ppd = observer_map(lay, (lay["height"], lay["width"]), rng, params)
     lay.update(fixations=paths, px_per_degree=ppd, seed=int(seed), split=split, index=int(index))
-    return SynthPage(f"{SLUGS[style]}_{split}{index:03d}", style, image, (dens * 255 + 0.5).astype(np.uint8), lay)
+    return SynthPage(f"{SLUGS[style]}_{split}{index:03d}", style, image, amap, lay)
 
 # %% ../nbs/05_synth.ipynb #4f9287db
 def side_by_side(page: np.ndarray, amap: np.ndarray, height: int = 420) -> Image.Image:
@@ -545,8 +425,6 @@ def side_by_side(page: np.ndarray, amap: np.ndarray, height: int = 420) -> Image
     return out
 
 # %% ../nbs/05_synth.ipynb #55c60542
-SYNTH_REVISION = 3   # bump whenever the drawing or the observers change, so old samples are not taken as current
-
 def _manifest(n_train, n_val, n_test, seed, params) -> dict:
     man = dict(generator="comicsal.synth", revision=SYNTH_REVISION, version=comicsal.__version__, seed=int(seed),
                n={"train": int(n_train), "val": int(n_val), "test": int(n_test)}, params=params.asdict())
@@ -586,6 +464,32 @@ def _others_styles(path: Path, ours: set[str]) -> list[str]:
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     return [l for l in lines if l.strip() and l.split(",", 1)[0].strip() not in ours | {"stem"}]
 
+# %% ../nbs/05_synth.ipynb #ffa3428c
+def _clear_own(out: Path, man: dict, old: dict | None) -> list[str]:
+    "Remove the files of the sample `man` and of `old` (the one synth.json names); return styles.csv's other rows."
+    own = _own_files(out, man) + (_own_files(out, old) if old else [])
+    for f in own:
+        if f.is_file() or f.is_symlink(): f.unlink()
+    stems = {s for m in (man, old) if m for ss in _expected_stems(m).values() for s in ss}
+    return _others_styles(out / "styles.csv", stems)
+
+def _draw_pages(jobs, seed, params, workers):
+    "(process pool or None, the pages of `jobs` in order), drawn in `workers` processes when > 1."
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers)
+        return pool, (pool.map(synth_page, *zip(*[(seed, s, i, params) for s, i in jobs]), chunksize=4) if jobs else [])
+    return None, (synth_page(seed, s, i, params) for s, i in jobs)
+
+def _write_page(out: Path, split: str, pg: SynthPage):
+    "A page (toon: PNG, realistic: JPEG), its map (train and val) and its layout, into the dataset folder `out`."
+    for sub in ["images", "layout"] + (["maps"] if split in MAP_SPLITS else []):
+        (out / sub / split).mkdir(parents=True, exist_ok=True)
+    if pg.style == "toon": Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.png")
+    else: Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.jpg", quality=92)
+    if split in MAP_SPLITS: Image.fromarray(pg.map, mode="L").save(out / "maps" / split / f"{pg.stem}.png")
+    (out / "layout" / split / f"{pg.stem}.json").write_text(json.dumps(_round(pg.layout)))
+
+# %% ../nbs/05_synth.ipynb #6ccee1c6
 def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = DEFAULTS.seed,
                   force: bool = False, progress: bool = True, params: SynthParams = SynthParams(), workers: int = 1) -> Path:
     "Write a synthetic AI4VA-layout dataset to `out` (see above); return `out`. `workers` > 1 draws pages in parallel (same pages)."
@@ -602,90 +506,19 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
         if same(old) == same(man):
             force = True      # the same sample from an older generator: regenerate it
     ensure_writable(out, force=force, what="sample folder")
-    # replace only what this generator writes: this sample's files, and those of the sample synth.json names
-    own = _own_files(out, man) + (_own_files(out, old) if old else [])
-    for f in own:
-        if f.is_file() or f.is_symlink(): f.unlink()
-    stems = {s for m in (man, old) if m for ss in _expected_stems(m).values() for s in ss}
-    kept = _others_styles(out / "styles.csv", stems)
+    kept = _clear_own(out, man, old)      # replace only what this generator writes
     rows = ["stem,style"]
     jobs = [(s, i) for s in SPLITS for i in range(man["n"][s])]
-    if workers > 1:
-        pool = ProcessPoolExecutor(workers)
-        made = pool.map(synth_page, *zip(*[(seed, s, i, params) for s, i in jobs]), chunksize=4) if jobs else []
-    else:
-        pool, made = None, (synth_page(seed, s, i, params) for s, i in jobs)
+    pool, made = _draw_pages(jobs, seed, params, workers)
     for (split, _i), pg in tqdm(zip(jobs, made), total=len(jobs), desc=f"synth → {out}", unit="page", disable=not progress):
-        for sub in ["images", "layout"] + (["maps"] if split in MAP_SPLITS else []):
-            (out / sub / split).mkdir(parents=True, exist_ok=True)
-        if pg.style == "toon": Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.png")
-        else: Image.fromarray(pg.image).save(out / "images" / split / f"{pg.stem}.jpg", quality=92)
-        if split in MAP_SPLITS: Image.fromarray(pg.map, mode="L").save(out / "maps" / split / f"{pg.stem}.png")
-        (out / "layout" / split / f"{pg.stem}.json").write_text(json.dumps(_round(pg.layout)))
-        rows.append(f"{pg.stem},{pg.style}")
+        _write_page(out, split, pg); rows.append(f"{pg.stem},{pg.style}")
     if pool is not None: pool.shutdown()
     (out / "styles.csv").write_text("\n".join(rows + kept) + "\n")
     mf.write_text(json.dumps(man, indent=1) + "\n")
     return out
-
-def _round(o):
-    "Round floats in a layout to 0.1 px for compact JSON."
-    if isinstance(o, float): return round(o, 1)
-    if isinstance(o, dict): return {k: _round(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_round(v) for v in o]
-    return o
 
 def load_layout(root: str | Path, split: str, stem: str) -> dict:
     "The layout (answer key) of a synthetic page."
     p = Path(root) / "layout" / split / f"{stem}.json"
     if not p.is_file(): raise ComicsalError(f"{p}: no layout file; layouts exist only for `comicsal data synth` datasets.")
     return json.loads(p.read_text())
-
-# %% ../nbs/05_synth.ipynb #0146f210
-def _link(src: Path, dest: Path):
-    "A symbolic link `dest` → `src` (absolute); a copy where the file system has no links."
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try: dest.symlink_to(Path(src).resolve())
-    except OSError: shutil.copyfile(src, dest)
-
-def simulated_dataset(pages: list[StructurePage] | str | Path, out: str | Path, val_series=(), test_series=(),
-                      seed: int = DEFAULTS.seed, force: bool = False, progress: bool = True,
-                      params: SynthParams = SynthParams()) -> Path:
-    "Write annotated real pages (or the annotations at a path) with simulated-observer maps as a dataset in `out`."
-    if isinstance(pages, (str, Path)): pages = load_structure(pages)
-    pages, out = list(pages), Path(out)
-    if not pages: raise ComicsalError("no annotated pages to simulate observers on.")
-    series = sorted({p.series for p in pages})
-    unknown = sorted((set(val_series) | set(test_series)) - set(series))
-    if unknown: raise ComicsalError(f"series {', '.join(unknown)} not in the annotations; they hold {', '.join(series)}.")
-    man = dict(generator="comicsal.synth.simulated_dataset", revision=SYNTH_REVISION, seed=int(seed),
-               val_series=sorted(val_series), test_series=sorted(test_series), n_pages=len(pages),
-               pages=sorted(str(p.image) for p in pages), params=json.loads(json.dumps(params.asdict())),
-               note="maps are simulated observers on annotated pages, not recorded eye tracking")
-    mf = out / "simulated.json"
-    if not force and mf.is_file():
-        try: same = json.loads(mf.read_text()) == man
-        except (OSError, ValueError): same = False
-        if same:
-            print(f"{out}: already holds these pages (same parameters); nothing to do.")
-            return out
-    ensure_writable(out, force=force, what="simulated dataset folder")
-    for sub in ("images", "maps", "layout"):
-        if (out / sub).is_dir(): shutil.rmtree(out / sub)
-    rows, seen = ["stem,style"], set()
-    for sp in tqdm(pages, desc=f"simulate → {out}", unit="page", disable=not progress):
-        split = "val" if sp.series in val_series else "test" if sp.series in test_series else "train"
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{Path(sp.key).name}")
-        if stem in seen: stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{sp.key}")
-        seen.add(stem)
-        amap, lay = simulate_structure_map(sp, seed, params)
-        _link(sp.image, out / "images" / split / f"{stem}{sp.image.suffix.lower()}")
-        if split in MAP_SPLITS:
-            (out / "maps" / split).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(amap, mode="L").save(out / "maps" / split / f"{stem}.png")
-        (out / "layout" / split).mkdir(parents=True, exist_ok=True)
-        (out / "layout" / split / f"{stem}.json").write_text(json.dumps(_round(dict(lay, source=str(sp.image), series=sp.series))))
-        rows.append(f"{stem},{sp.style}")
-    (out / "styles.csv").write_text("\n".join(rows) + "\n")
-    mf.write_text(json.dumps(man, indent=1) + "\n")
-    return out

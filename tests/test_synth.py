@@ -12,7 +12,8 @@ from PIL import Image
 
 from comicsal.config import ComicsalError
 from comicsal.data import check_dataset, discover, load_map
-from comicsal.synth import SynthParams, load_layout, synth_dataset, synth_page
+from comicsal.observers import SynthParams
+from comicsal.synth import load_layout, synth_dataset, synth_page
 
 BIN = Path(sys.executable).parent
 
@@ -71,7 +72,8 @@ def test_a_non_empty_folder_is_refused_unless_forced(tmp_path):
 
 
 def test_synth_force_replaces_only_its_own_files(tmp_path):
-    from comicsal.synth import SynthParams, synth_dataset
+    from comicsal.observers import SynthParams
+    from comicsal.synth import synth_dataset
     root = tmp_path / "mine"
     for sub in ("images/train", "maps/train"):
         (root / sub).mkdir(parents=True); Image.new("L", (8, 8), 7).save(root / sub / "my_page.png")

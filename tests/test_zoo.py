@@ -74,7 +74,7 @@ MARGIN = 0.2     # the card: held-out series CC 0.811 for the default, 0.362 for
 def test_comics_default_beats_photo_model_and_centre_on_held_out_manga(tmp_path):
     "The model card's comic claim, re-measured on 12 pages of the held-out OpenMantra series (simulated maps)."
     from comicsal.annotations import load_openmantra
-    from comicsal.synth import simulated_dataset
+    from comicsal.observers import simulated_dataset
     from comicsal.train import predictor
     card = json.loads((shipped_checkpoint().parent / "comicsal-default.json").read_text())
     held = card["training"]["openmantra"]["held_out"]
