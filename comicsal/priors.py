@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 from .config import ComicsalError
 from .data import grid_target, load_image, load_map
@@ -35,9 +36,11 @@ def _mix(maps: dict, centre: np.ndarray, w_panels: float, w_text: float, w_centr
     u = max(0.0, 1 - w_panels - w_text - w_centre)
     return w_panels * maps["panels"] + w_text * maps["text"] + w_centre * centre + (u + 1e-3) / centre.size
 
+# %% ../nbs/11_priors.ipynb #pr_spm1
 class StructurePriorModel(SaliencyModel):
     "Mix of the panel map, the text map, a centre bias and a uniform floor (weights fitted)."
     name = "structure-prior"
+    fits_pages = True     # fit() takes pages (it needs the images), not maps
     def __init__(self, w_panels: float = 0.5, w_text: float = 0.3, w_centre: float = 0.1, sigma: float = 0.3,
                  alpha: float = 0.5, text_blur: float = 0.012):
         super().__init__()
@@ -62,27 +65,29 @@ class StructurePriorModel(SaliencyModel):
         w_p, w_t, w_c, sigma, alpha, blur = self._get()
         return {"kind": self.name, "w_panels": w_p, "w_text": w_t, "w_centre": w_c, "sigma": sigma, "alpha": alpha, "text_blur": blur}
 
-    def _grid(self):
-        return [dict(w_panels=a, w_text=b, w_centre=c) for a in (0, 0.2, 0.4, 0.6, 0.8) for b in (0, 0.2, 0.4, 0.6, 0.8)
-                for c in (0, 0.2, 0.4) if a + b + c <= 0.95 and a + b + c > 0]
+# %% ../nbs/11_priors.ipynb #pr_fit1
+@patch
+def _grid(self: StructurePriorModel):
+    return [dict(w_panels=a, w_text=b, w_centre=c) for a in (0, 0.2, 0.4, 0.6, 0.8) for b in (0, 0.2, 0.4, 0.6, 0.8)
+            for c in (0, 0.2, 0.4) if a + b + c <= 0.95 and a + b + c > 0]
 
-    fits_pages = True     # fit() takes pages (it needs the images), not maps
+@patch
+def fit(self: StructurePriorModel, pages, side: int = 48) -> "StructurePriorModel":
+    "Grid search on the training pages (`Page`s with maps) for the lowest mean KL divergence to their maps."
+    data = [(analyse_page(img), g) for img, g in _page_arrays(pages, side)]
+    c = normalize_sum(centre_bias((side, side)))
+    best = None
+    for sigma in (0.2, 0.3, 0.45):
+        for alpha in (0.0, 0.5, 1.0):
+            maps = [(structure_maps(ps, (side, side), sigma, alpha, self._p[5].item()), g) for ps, g in data]
+            for cand in self._grid():
+                kl = np.mean([_kl(_mix(mp, c, **cand), g) for mp, g in maps])
+                if best is None or kl < best[0]: best = (kl, cand, sigma, alpha)
+    kl, cand, sigma, alpha = best
+    self._p.copy_(torch.tensor([cand["w_panels"], cand["w_text"], cand["w_centre"], sigma, alpha, self._p[5].item()], dtype=torch.float64))
+    return self
 
-    def fit(self, pages, side: int = 48) -> "StructurePriorModel":
-        "Grid search on the training pages (`Page`s with maps) for the lowest mean KL divergence to their maps."
-        data = [(analyse_page(img), g) for img, g in _page_arrays(pages, side)]
-        c = normalize_sum(centre_bias((side, side)))
-        best = None
-        for sigma in (0.2, 0.3, 0.45):
-            for alpha in (0.0, 0.5, 1.0):
-                maps = [(structure_maps(ps, (side, side), sigma, alpha, self._p[5].item()), g) for ps, g in data]
-                for cand in self._grid():
-                    kl = np.mean([_kl(_mix(mp, c, **cand), g) for mp, g in maps])
-                    if best is None or kl < best[0]: best = (kl, cand, sigma, alpha)
-        kl, cand, sigma, alpha = best
-        self._p.copy_(torch.tensor([cand["w_panels"], cand["w_text"], cand["w_centre"], sigma, alpha, self._p[5].item()], dtype=torch.float64))
-        return self
-
+# %% ../nbs/11_priors.ipynb #pr_subs1
 class PanelPriorModel(StructurePriorModel):
     "A centre bias per detected panel (weights on panels only; σ and α fitted)."
     name = "panel-prior"

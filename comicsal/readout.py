@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from scipy.ndimage import zoom
 
 from .backbones import make_backbone
@@ -39,6 +40,7 @@ def fuse_features(feats: list[torch.Tensor], stride_out: int, hw: tuple[int, int
         else: out.append(F.interpolate(f, size=(gh, gw), mode="bilinear", align_corners=False))
     return torch.cat(out, 1)
 
+# %% ../nbs/10_readout.ipynb #ro_head1
 class SaliencyHead(nn.Module):
     "Readout + learnable blur + learnable centre bias: fused features (B, C, h, w) → logits (B, h, w)."
     def __init__(self, in_ch: int, hidden: tuple[int, ...] = (8, 16), blur: float = 1.5, centre_size: int = 16):
@@ -76,9 +78,11 @@ def window_maps(page_map, windows: list, hw: tuple[int, int]) -> torch.Tensor:
         out.append(full)
     return torch.stack(out)
 
+# %% ../nbs/10_readout.ipynb #ro_model1
 class ComicsalModel(SaliencyModel):
     "A frozen backbone + `SaliencyHead`, DeepGaze IIE style (see above)."
     name = "comicsal"
+    batchable = True
     def __init__(self, backbone: str = "efficientnet-lite0", long_side: int = DEFAULTS.long_side, stride: int = 16,
                  hidden: tuple[int, ...] = (8, 16), pretrained: bool = True, structure: tuple[str, ...] = (),
                  finetune: int = 0):
@@ -113,20 +117,21 @@ class ComicsalModel(SaliencyModel):
             f = torch.cat([f, structure_channels(images, tuple(f.shape[-2:]), self.structure)], 1)
         return f
 
-    batchable = True
+# %% ../nbs/10_readout.ipynb #ro_model4
+@patch
+def logits_from_features(self: ComicsalModel, feats, mask=None, windows=None):
+    """Logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch each page
+    gets the centre bias of its own size (its valid cells), not of the padded canvas."""
+    m, own = grid_mask_windows(mask, feats)
+    return self.head(feats, m, windows if windows is not None else own)
 
-    def logits_from_features(self, feats, mask=None, windows=None):
-        """Logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch each page
-        gets the centre bias of its own size (its valid cells), not of the padded canvas."""
-        m, own = grid_mask_windows(mask, feats)
-        return self.head(feats, m, windows if windows is not None else own)
-
-    def forward(self, images, mask=None, out_size: tuple[int, int] | None = None):
-        "Log-density at `out_size` (default: the input's size)."
-        logits = self.logits_from_features(self.features(images), mask)
-        size = out_size or tuple(images.shape[-2:])
-        logits = F.interpolate(logits[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-        return log_density(logits, resize_mask(mask, size) if mask is not None else None)
+@patch
+def forward(self: ComicsalModel, images, mask=None, out_size: tuple[int, int] | None = None):
+    "Log-density at `out_size` (default: the input's size)."
+    logits = self.logits_from_features(self.features(images), mask)
+    size = out_size or tuple(images.shape[-2:])
+    logits = F.interpolate(logits[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+    return log_density(logits, resize_mask(mask, size) if mask is not None else None)
 
 # %% ../nbs/10_readout.ipynb #ro_reg02
 def _build_comicsal(cfg: dict, pretrained: bool) -> ComicsalModel:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from scipy.stats import kendalltau
 from skimage.transform import resize
 from torch import nn
@@ -102,25 +103,30 @@ class TemporalModel(SaliencyModel):
         static = self.base.head(feats, m, windows)
         return static, self.temporal(feats, static, m, windows)
 
-    def static_and_slices(self, images, mask=None, out_size: tuple[int, int] | None = None) -> torch.Tensor:
-        "Log-densities (B, 1 + K, H, W) at `out_size` (default: the input's): the static map, then the K slices."
-        static, sl = self.logits_from_features(self.base.features(images), mask)
-        size = tuple(out_size or images.shape[-2:])
-        z = F.interpolate(torch.cat([static[:, None], sl], 1), size=size, mode="bilinear", align_corners=False)
-        B, n = z.shape[:2]
-        m = resize_mask(mask, size).repeat_interleave(n, 0) if mask is not None else None
-        return log_density(z.reshape(B * n, *size), m).reshape(B, n, *size)
-
-    def forward(self, images, mask=None, out_size=None): return self.static_and_slices(images, mask, out_size)[:, 0]
-    def slices(self, images, mask=None, out_size=None): return self.static_and_slices(images, mask, out_size)[:, 1:]
-
-    def mixture(self, images, mask=None, out_size=None) -> torch.Tensor:
-        "The slices' fixation-weighted mixture log Σₖ πₖ pₖ (B, H, W)."
-        sl = self.slices(images, mask, out_size)
-        return torch.logsumexp(sl + self.temporal.share.log()[None, :, None, None], 1)
-
 register_model("comicsal-temporal", lambda cfg, pretrained: TemporalModel(cfg["base"], cfg.get("k", TIME_SLICES),
                                                                           cfg.get("seconds", TIME_SECONDS), cfg.get("hidden", 8), pretrained))
+
+# %% ../nbs/12_temporal.ipynb #tp_tm3
+@patch
+def static_and_slices(self: TemporalModel, images, mask=None, out_size: tuple[int, int] | None = None) -> torch.Tensor:
+    "Log-densities (B, 1 + K, H, W) at `out_size` (default: the input's): the static map, then the K slices."
+    static, sl = self.logits_from_features(self.base.features(images), mask)
+    size = tuple(out_size or images.shape[-2:])
+    z = F.interpolate(torch.cat([static[:, None], sl], 1), size=size, mode="bilinear", align_corners=False)
+    B, n = z.shape[:2]
+    m = resize_mask(mask, size).repeat_interleave(n, 0) if mask is not None else None
+    return log_density(z.reshape(B * n, *size), m).reshape(B, n, *size)
+
+@patch
+def forward(self: TemporalModel, images, mask=None, out_size=None): return self.static_and_slices(images, mask, out_size)[:, 0]
+@patch
+def slices(self: TemporalModel, images, mask=None, out_size=None): return self.static_and_slices(images, mask, out_size)[:, 1:]
+
+@patch
+def mixture(self: TemporalModel, images, mask=None, out_size=None) -> torch.Tensor:
+    "The slices' fixation-weighted mixture log Σₖ πₖ pₖ (B, H, W)."
+    sl = self.slices(images, mask, out_size)
+    return torch.logsumexp(sl + self.temporal.share.log()[None, :, None, None], 1)
 
 # %% ../nbs/12_temporal.ipynb #58ad176d
 def slice_counts(page: Page, hw: tuple[int, int], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
@@ -162,6 +168,7 @@ def slice_folders(pred: str | Path, required: bool = True) -> list[Path]:
     if ks != list(range(len(ks))): raise ComicsalError(f"{pred}: slice folders t{', t'.join(map(str, ks))} are not t0 … t{len(ks) - 1}.")
     return [pred / f"t{j}" for j in ks]
 
+# %% ../nbs/12_temporal.ipynb #tp_res1
 @dataclass
 class TemporalResult(Report):
     "Per page and slice: the slice map's and the static map's scores against the slice's fixations."

@@ -95,6 +95,7 @@ def checkpoint_path(spec: str | Path) -> Path:
     if path.is_file() or path.is_dir(): return path          # a folder: read_checkpoint says what to pass instead
     raise ComicsalError(f"model {spec!r}: neither a checkpoint file nor a model name ({', '.join(MODEL_NAMES)}).")
 
+# %% ../nbs/13_zoo.ipynb #zo_res1
 def _static_only(what: str, k: int) -> ComicsalError:
     return ComicsalError(f"{what} predicts one static map, not time slices; --temporal works with --model comicsal or a "
                          f"checkpoint trained with `comicsal train --temporal {k} --data DIR …`.")
@@ -128,6 +129,7 @@ def resolve_model(spec: str | Path | SaliencyModel, temporal: int | None = None,
         return fit_to_pages(model, discover(fit).split("train")) if fit is not None else model
     return load_model(checkpoint_path(name))
 
+# %% ../nbs/13_zoo.ipynb #zo_lab1
 def model_label(spec: str | Path) -> str:
     "A short name for a model spec in reports: the shipped name, the baseline, or the run folder holding the checkpoint."
     spec = str(spec)
