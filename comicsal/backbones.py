@@ -15,10 +15,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ComicsalError
+from .options import BACKBONES
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'Backbone', 'EfficientNetLite',
-           'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'Backbone', 'EfficientNetLite', 'torchvision_weights_file',
+           'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
 
 # %% ../nbs/09_backbones.ipynb #bea9c5af
 class Backbone(nn.Module):
@@ -38,7 +39,7 @@ class Backbone(nn.Module):
         "Make the last `n` blocks trainable; return their parameters."
         bl = self.blocks()
         if not 1 <= n <= len(bl):
-            raise ComicsalError(f"--finetune last:{n}: {self.name} has {len(bl)} blocks; choose N from 1 to {len(bl)}.")
+            raise ComicsalError(f"`finetune='last:{n}'`: {self.name} has {len(bl)} blocks; choose N from 1 to {len(bl)}.")
         for b in bl[-n:]: b.requires_grad_(True)
         return [p for b in bl[-n:] for p in b.parameters()]
 
@@ -166,8 +167,6 @@ class TinyCNN(Backbone):
         x = F.relu(self.c2(F.relu(self.c1(images - 0.5))))
         f8 = F.relu(self.c3(x)); f16 = F.relu(self.c4(f8)); f32 = F.relu(self.c5(f16))
         return [f8, f16, f32]
-
-BACKBONES = ("efficientnet-lite0", "efficientnet-lite2", "densenet201", "resnet50", "convnext_tiny", "none")
 
 def make_backbone(name: str = "efficientnet-lite0", pretrained: bool = True) -> Backbone:
     "A frozen backbone by name (see `BACKBONES`)."

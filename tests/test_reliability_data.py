@@ -140,7 +140,7 @@ def test_synth_force_replaces_only_its_own_files(tmp_path):
     for sub in ("images/train", "maps/train"):
         (root / sub).mkdir(parents=True); Image.new("L", (8, 8), 7).save(root / sub / "my_page.png")
     (root / "styles.csv").write_text("stem,style\nmy_page,realistic\n")
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         synth_dataset(root, 2, 1, 0, progress=False, params=SynthParams(width=(100, 120), map_size=32))
     small = SynthParams(width=(100, 120), map_size=32)                   # the same stems, drawn fast
     synth_dataset(root, 2, 1, 0, progress=False, force=True, params=small)
@@ -178,7 +178,7 @@ def test_max_pixels_setting_env_and_default(limit, monkeypatch):
     monkeypatch.setenv("COMICSAL_MAX_PIXELS", "lots")
     with pytest.raises(ComicsalError, match="COMICSAL_MAX_PIXELS"):
         limit.max_pixels()
-    with pytest.raises(ComicsalError, match="max-pixels"):
+    with pytest.raises(ComicsalError, match="`max_pixels`"):
         limit.set_max_pixels(0)
 
 

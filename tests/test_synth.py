@@ -63,7 +63,7 @@ def test_layout_and_maps_are_consistent(sample):
 def test_a_non_empty_folder_is_refused_unless_forced(tmp_path):
     (tmp_path / "mine").mkdir(); (tmp_path / "mine/notes.txt").write_text("mine")
     from comicsal.config import ComicsalError
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         synth_dataset(tmp_path / "mine", 1, 1, 0, progress=False)
     synth_dataset(tmp_path / "mine", 1, 1, 0, progress=False, force=True)
     assert (tmp_path / "mine/synth.json").is_file()
