@@ -118,7 +118,7 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     if not path.is_file(): raise ComicsalError(f"archive {path} does not exist.")
     ext = path.suffix.lower()
     if ext not in ARCHIVE_EXTS: raise ComicsalError(f"{path}: not a comic archive ({', '.join(ARCHIVE_EXTS)}).")
-    if not 10 <= dpi <= 1200: raise ComicsalError(f"--dpi {dpi}: choose a resolution between 10 and 1200 (150 suits most pages).")
+    if not 10 <= dpi <= 1200: raise ComicsalError(f"`dpi` {dpi}: choose a resolution between 10 and 1200 (150 suits most pages).")
     try:
         if ext == ".pdf":
             try:

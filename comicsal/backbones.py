@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 
 from .config import ComicsalError
+from .options import BACKBONES
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'BACKBONES', 'Backbone', 'EfficientNetLite',
-           'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'Backbone', 'EfficientNetLite', 'torchvision_weights_file',
+           'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
 
 # %% ../nbs/09_backbones.ipynb #bea9c5af
 class Backbone(nn.Module):
@@ -39,7 +40,7 @@ class Backbone(nn.Module):
         "Make the last `n` blocks trainable; return their parameters."
         bl = self.blocks()
         if not 1 <= n <= len(bl):
-            raise ComicsalError(f"--finetune last:{n}: {self.name} has {len(bl)} blocks; choose N from 1 to {len(bl)}.")
+            raise ComicsalError(f"`finetune='last:{n}'`: {self.name} has {len(bl)} blocks; choose N from 1 to {len(bl)}.")
         for b in bl[-n:]: b.requires_grad_(True)
         return [p for b in bl[-n:] for p in b.parameters()]
 
@@ -176,8 +177,6 @@ class TinyCNN(Backbone):
         return [f8, f16, f32]
 
 # %% ../nbs/09_backbones.ipynb #bb_make1
-BACKBONES = ("efficientnet-lite0", "efficientnet-lite2", "densenet201", "resnet50", "convnext_tiny", "none")
-
 def make_backbone(name: str = "efficientnet-lite0", pretrained: bool = True) -> Backbone:
     "A frozen backbone by name (see `BACKBONES`)."
     if name.startswith("efficientnet-lite"): return EfficientNetLite(name.split("-", 1)[1], pretrained)

@@ -6,17 +6,22 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import sys
 import traceback
 import warnings
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import comicsal
 
-from .config import DEFAULTS, ComicsalError, ComicsalWarning, results_dir
+from .config import ComicsalError, ComicsalWarning, results_dir
+from .options import BookOptions, DataCheckOptions, DataFetchOptions, DataSimulateOptions, DataSynthOptions, EvaluateOptions, PredictOptions, RunOptions, StructureDetectOptions, StructureEvaluateOptions, TrainConfig, TrainOptions
 
 # %% auto #0
-__all__ = ['build_parser', 'warning_log', 'main', 'run_captured']
+__all__ = ['COMMANDS', 'GROUPS', 'DISTRIBUTED', 'ALIASES', 'CALLS', 'add_options', 'build_parser', 'option_flags', 'to_flags',
+           'warning_log', 'main', 'run_captured']
 
 # %% ../nbs/19_cli.ipynb #3f2ef2a8
 def _data_check(a) -> int:
@@ -83,10 +88,7 @@ def _evaluate_temporal(a) -> int:
 
 # %% ../nbs/19_cli.ipynb #128d7e57
 def _train(a) -> int:
-    from dataclasses import fields
-
-    from comicsal.config import results_dir
-    from comicsal.train import TrainConfig, train
+    from comicsal.train import train
     if a.temporal is not None: return _train_temporal(a)
     for k in ("epochs", "lr", "batch_size"):          # left unset on the command line: --temporal has its own defaults
         if getattr(a, k) is None: setattr(a, k, getattr(TrainConfig, k))
@@ -121,7 +123,6 @@ def _train_temporal(a) -> int:
 def _note_resume_ignores(cfg, out: Path) -> None:
     "Say which options `--resume` ignores: it continues the saved run with the settings it was started with."
     from comicsal.models import read_checkpoint
-    from comicsal.train import TrainConfig
     if not (out / "last.pt").is_file(): return       # train() explains
     saved, default = TrainConfig.from_dict(read_checkpoint(out / "last.pt")["train_config"]), TrainConfig()
     ignored = [f"--{k.replace('_', '-')} {getattr(cfg, k)} (the run's: {getattr(saved, k)})"
@@ -184,182 +185,110 @@ def _book(a) -> int:
     return 0
 
 # %% ../nbs/19_cli.ipynb #d00c5019
+COMMANDS = {     # sub-command → (its options, the name of the function that runs it), in `--help`'s order
+    ("data", "fetch"): (DataFetchOptions, "_data_fetch"), ("data", "check"): (DataCheckOptions, "_data_check"),
+    ("data", "synth"): (DataSynthOptions, "_data_synth"), ("data", "simulate"): (DataSimulateOptions, "_data_simulate"),
+    ("evaluate",): (EvaluateOptions, "_evaluate"), ("train",): (TrainOptions, "_train"), ("predict",): (PredictOptions, "_predict"),
+    ("structure", "detect"): (StructureDetectOptions, "_structure_detect"),
+    ("structure", "evaluate"): (StructureEvaluateOptions, "_structure_evaluate"),
+    ("run",): (RunOptions, "_run"), ("book",): (BookOptions, "_book")}
+GROUPS = {"data": "fetch, check or synthesise datasets",
+          "structure": "detect panels (reading order) and text on pages; measure against annotations"}
+DISTRIBUTED = {"train", "predict"}           # run on every rank under torchrun
+_TYPES = {"int": int, "float": float, "Path": Path}
+
+def _flags(f) -> tuple[str, ...]:
+    "The option strings of an options field: `--name-with-dashes`, `--no-name` for a switch that is on by default."
+    if "flags" in f.metadata: return f.metadata["flags"]
+    return (f"--{'no-' if f.type == 'bool' and f.default is True else ''}{f.name.replace('_', '-')}",)
+
+def _add_option(p, f, say) -> None:
+    "Add the options field `f` to the parser (or group) `p`; `say` turns its help into the command's words."
+    m = f.metadata
+    kw = {k: v for k, v in m.items() if k not in ("positional", "flags", "group", "help")}
+    if m.get("help") is not None: kw["help"] = say(m["help"])
+    t = f.type.replace(" | None", "")
+    if t == "bool": kw["action"] = "store_false" if f.default is True else "store_true"
+    else:
+        if t.startswith("list["): t = t[5:-1]; kw.setdefault("nargs", "+")
+        if t in _TYPES: kw["type"] = _TYPES[t]
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if default is not None: kw["default"] = default
+    if m.get("positional"): p.add_argument(f.name, **kw)
+    else: p.add_argument(*_flags(f), dest=f.name, **kw)
+
+def add_options(p: argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
+    "Add the fields of the options dataclass `cls` to `p`, in their order; fields of one `group` exclude each other."
+    groups, say = {}, lambda text: to_flags(text, cls)
+    for f in fields(cls):
+        g = f.metadata.get("group")
+        if g and g not in groups: groups[g] = p.add_mutually_exclusive_group(required=True)
+        _add_option(groups.get(g, p), f, say)
+    return p
+
 def build_parser() -> argparse.ArgumentParser:
-    "The `comicsal` argument parser (sub-commands as in DESIGN.md)."
+    "The `comicsal` argument parser (sub-commands as in DESIGN.md), made from `COMMANDS`."
     p = argparse.ArgumentParser(prog="comicsal", description="Predict where people look on comic pages.")
     p.add_argument("--version", action="version", version=f"comicsal {comicsal.__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors too")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from comicsal.data import MAX_PIXELS_DEFAULT
-    from comicsal.fixations import TIME_SECONDS
-    big = argparse.ArgumentParser(add_help=False)     # options of every command that reads pages
-    big.add_argument("--max-pixels", type=int, metavar="N",
-                     help=f"largest page (width × height) read; larger ones are refused (default {MAX_PIXELS_DEFAULT:,}, "
-                          "or $COMICSAL_MAX_PIXELS)")
-
-    data = sub.add_parser("data", help="fetch, check or synthesise datasets")
-    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-
-    f = dsub.add_parser("fetch", help="download and unpack the AI4VA saliency data (gdown) or MIT1003")
-    f.add_argument("name", nargs="?", default="ai4va", choices=["ai4va", "mit1003"], help="which data (default: ai4va)")
-    f.add_argument("--dest", type=Path, help="dataset folder (default: data/ai4va or data/mit1003)")
-    f.add_argument("--archive", type=Path, nargs="+", help="archive(s) downloaded by hand, instead of downloading")
-    f.add_argument("--force", action="store_true", help="overwrite a non-empty --dest")
-    f.add_argument("--no-progress", action="store_true")
-    f.set_defaults(func=_data_fetch)
-
-    c = dsub.add_parser("check", help="count, pair and verify a dataset; exit 1 on problems", parents=[big])
-    c.add_argument("dir", type=Path, help="dataset folder holding images/ and maps/")
-    c.add_argument("--quick", action="store_true", help="read file headers only (no full decode)")
-    c.add_argument("--no-progress", action="store_true")
-    c.set_defaults(func=_data_check)
-
-    s = dsub.add_parser("synth", help="write the embedded sample: procedural comic pages + simulated-observer maps")
-    s.add_argument("--out", type=Path, required=True, help="folder to write (refused if non-empty, unless --force)")
-    s.add_argument("--n-train", type=int, default=24)
-    s.add_argument("--n-val", type=int, default=8)
-    s.add_argument("--n-test", type=int, default=8)
-    s.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    s.add_argument("--preset", choices=("sample", "corpus", "heldout"), default="sample",
-                   help="sample: small fast pages (make demo); corpus: scan sizes 200–3000 px (training the default); "
-                        "heldout: another layout configuration (validation)")
-    s.add_argument("--workers", type=int, default=1, help="draw pages in this many processes (same pages)")
-    s.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(func=_data_synth)
-
-    sm = dsub.add_parser("simulate", help="annotated real pages (OpenMantra, COCO boxes) + simulated-observer maps, as a dataset")
-    sm.add_argument("--structure", type=Path, required=True,
-                    help="annotations: OpenMantra's folder or annotation.json, or COCO-style box JSON")
-    sm.add_argument("--out", type=Path, required=True, help="dataset folder to write (images are links, not copies)")
-    sm.add_argument("--val-series", nargs="*", default=[], help="series whose pages go to val (the rest to train)")
-    sm.add_argument("--test-series", nargs="*", default=[], help="series whose pages go to test (no maps written)")
-    sm.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    sm.add_argument("--force", action="store_true", help="replace a non-empty --out")
-    sm.add_argument("--no-progress", action="store_true")
-    sm.set_defaults(func=_data_simulate)
-
-    e = sub.add_parser("evaluate", help="score saliency maps against ground truth (metrics.json, per_image.csv)", parents=[big])
-    src = e.add_mutually_exclusive_group(required=True)
-    src.add_argument("--pred", type=Path, help="folder of predicted maps, named by page stem")
-    from comicsal.metrics import REFERENCES
-    src.add_argument("--reference", choices=sorted(REFERENCES), help="score a built-in reference map instead")
-    e.add_argument("--gt", type=Path, required=True, help="dataset folder (uses maps/<split>) or a folder of maps")
-    e.add_argument("--protocol", choices=["ai4va", "mit"], default="ai4va")
-    e.add_argument("--split", default="val", help="split of a dataset --gt (default: val)")
-    e.add_argument("--fixations", default="peaks", choices=["peaks", "top", "positive", "sample"],
-                   help="how the mit protocol derives fixations from maps (default: peaks)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the AUC jitter and the Borji/sAUC draws")
-    e.add_argument("--temporal", action="store_true",
-                   help="score the time slices of a `predict --temporal` folder against the slices of the scanpaths, "
-                        "and the static map against the same fixations (NSS, AUC-Judd, IG)")
-    e.add_argument("--slice-by", choices=["time", "rank"], help="how --temporal cuts scanpaths (default: time where "
-                   "fixations have timestamps, else rank)")
-    e.add_argument("--seconds", type=float, default=TIME_SECONDS, help=f"--temporal: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
-    e.add_argument("--out", type=Path, help="output folder (default: results/eval/<pred>-<protocol>-<split>)")
-    e.add_argument("--force", action="store_true", help="overwrite metrics.json / per_image.csv in --out")
-    e.add_argument("--no-progress", action="store_true")
-    e.set_defaults(func=_evaluate)
-
-    from comicsal.backbones import BACKBONES
-    from comicsal.models import BASELINES
-    from comicsal.priors import STRUCTURE_PRIORS
-    from comicsal.train import TrainConfig
-    from comicsal.zoo import MODEL_NAMES
-    D = TrainConfig()                      # the defaults live in one place: TrainConfig
-    t = sub.add_parser("train", help="train the comicsal readout (or fit a baseline) → checkpoint + metrics", parents=[big])
-    t.add_argument("--data", nargs="+", required=True, metavar="DIR[:WEIGHT]",
-                   help="dataset folder(s) (train split to learn, val to watch); DIR:WEIGHT weights a set's loss")
-    t.add_argument("--model", default=D.model, choices=["comicsal", *BASELINES, *STRUCTURE_PRIORS])
-    t.add_argument("--structure", default="", help="structure maps as extra readout inputs: panels,text (default: none)")
-    t.add_argument("--backbone", default=D.backbone, choices=BACKBONES)
-    t.add_argument("--out", type=Path, help="output folder (default: results/models/<model>)")
-    import inspect
-
-    from comicsal.train import train_temporal
-    T = {k: p.default for k, p in inspect.signature(train_temporal).parameters.items()}    # --temporal's defaults
-    t.add_argument("--epochs", type=int, help=f"default {D.epochs} ({T['epochs']} with --temporal)")
-    t.add_argument("--batch-size", type=int, help=f"default {D.batch_size} ({T['batch_size']} with --temporal)")
-    t.add_argument("--lr", type=float, help=f"default {D.lr} ({T['lr']} with --temporal)")
-    t.add_argument("--long-side", type=int, default=D.long_side, help="page size fed to the backbone (px)")
-    t.add_argument("--loss-cc", type=float, default=D.loss_cc, help="weight of a −CC loss term")
-    t.add_argument("--loss-nss", type=float, default=D.loss_nss, help="weight of a −NSS loss term")
-    t.add_argument("--monitor", choices=["KLD", "CC"], default=D.monitor, help="early-stopping metric on val")
-    t.add_argument("--patience", type=int, default=D.patience)
-    t.add_argument("--crop", type=float, default=D.crop, help="probability of a random crop augmentation")
-    t.add_argument("--hflip", action="store_true", help="allow horizontal flips (off: they break reading order)")
-    t.add_argument("--seed", type=int, default=D.seed)
-    t.add_argument("--cache", choices=["memory", "disk"], default=D.cache, help="where backbone features are cached (disk: shared by runs, and by the ranks under torchrun)")
-    t.add_argument("--finetune", default=D.finetune, metavar="last:N",
-                   help="also train the backbone's last N blocks end to end (slow on a CPU; mixed precision on CUDA)")
-    t.add_argument("--finetune-lr", type=float, default=D.finetune_lr, help="their learning rate as a fraction of --lr (default 0.1)")
-    t.add_argument("--no-amp", dest="amp", action="store_false", help="fine-tune in float32 on CUDA too")
-    t.add_argument("--cache-dir", default=D.cache_dir, help="folder of the disk cache (default results/cache/features; "
-                   "under several nodes a folder every node sees)")
-    t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    t.add_argument("--init", help="start the readout from this checkpoint (or shipped model name)")
-    t.add_argument("--temporal", type=int, metavar="K", help="train a K-time-slice readout on the static model --base "
-                   "from the scanpaths of --data (the temporal chapter) instead of a static model")
-    t.add_argument("--base", default="comicsal", help="--temporal: the static model it sits on (shipped name or checkpoint; default comicsal)")
-    t.add_argument("--seconds", type=float, default=TIME_SECONDS, help=f"--temporal: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
-    t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
-    t.add_argument("--no-progress", action="store_true")
-    t.set_defaults(func=_train, distributed=True)
-
-    pr = sub.add_parser("predict", help="write 8-bit saliency maps (PNG, same stems) for a folder of pages", parents=[big])
-    which = pr.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", type=Path, help="a checkpoint written by `comicsal train`")
-    which.add_argument("--model", choices=MODEL_NAMES,
-                       help="a model by name: comicsal (the shipped default, no training needed), a baseline, a structure prior, deepgaze2e")
-    pr.add_argument("--images", type=Path, required=True,
-                    help="a dataset folder (see --split), a folder of pages, or a comic archive (.cbz, .zip, .pdf)")
-    pr.add_argument("--dpi", type=int, default=150, help="resolution PDF pages are rendered at (default 150)")
-    pr.add_argument("--resume", action="store_true", help="keep the maps already in --out; predict the other pages")
-    pr.add_argument("--split", default="test", help="split of a dataset --images (default: test)")
-    pr.add_argument("--out", type=Path, required=True, help="output folder (refused if non-empty, unless --force)")
-    pr.add_argument("--like", type=Path, help="write maps at the sizes of the same-stem maps in this folder")
-    pr.add_argument("--fit", type=Path, help="dataset whose train pages fit a baseline or structure-prior --model")
-    pr.add_argument("--zip", action="store_true", help="also write <out>.zip (a submission archive)")
-    pr.add_argument("--batch-size", type=int, default=1, help="pages per forward pass (default 1)")
-    pr.add_argument("--temporal", type=int, metavar="K", help="also write K time-slice maps, OUT/t0 … OUT/t{K-1} "
-                    "(--model comicsal ships K = 3; or a checkpoint of `comicsal train --temporal K`)")
-    pr.add_argument("--force", action="store_true")
-    pr.add_argument("--device")
-    pr.add_argument("--no-progress", action="store_true")
-    pr.set_defaults(func=_predict, distributed=True)
-
-    st = sub.add_parser("structure", help="detect panels (reading order) and text on pages; measure against annotations")
-    ssub = st.add_subparsers(dest="structure_command", metavar="ACTION", required=True)
-    sd = ssub.add_parser("detect", help="write OUT/<page>.json: panels in reading order and text boxes", parents=[big])
-    sd.add_argument("--images", type=Path, required=True, help="a folder of pages (searched recursively) or a dataset")
-    sd.add_argument("--out", type=Path, required=True, help="output folder (refused if non-empty, unless --force)")
-    sd.add_argument("--direction", choices=["ltr", "rtl"], default="ltr",
-                    help="reading direction: ltr (Franco-Belgian, default) or rtl (manga)")
-    sd.add_argument("--force", action="store_true")
-    sd.add_argument("--no-progress", action="store_true")
-    sd.set_defaults(func=_structure_detect)
-    se = ssub.add_parser("evaluate", help="panel/text P/R/F1 and reading order against annotations → metrics.json")
-    se.add_argument("--pred", type=Path, required=True, help="folder written by `comicsal structure detect`")
-    se.add_argument("--gt", type=Path, required=True,
-                    help="annotations: OpenMantra's folder or annotation.json, COCO-style box JSON, or a synthetic dataset")
-    se.add_argument("--out", type=Path, help="output folder (default: <pred>-eval)")
-    se.add_argument("--force", action="store_true")
-    se.add_argument("--no-progress", action="store_true")
-    se.set_defaults(func=_structure_evaluate)
-
-    r = sub.add_parser("run", help="execute a pipeline notebook with papermill into results/runs/<UTC>-<NAME>/")
-    r.add_argument("name", help="pipeline: train, evaluate, predict, compare (nbs/pipelines/NAME.ipynb)")
-    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                   help="a parameter (value read as YAML; latest:NAME/PATH names a file of the newest NAME run)")
-    r.add_argument("--no-progress", action="store_true")
-    r.set_defaults(func=_run)
-
-    b = sub.add_parser("book", help="build the HTML book (chapters + runs) with jupyter-book")
-    b.add_argument("--out", type=Path, help="book folder (default: results/book)")
-    b.add_argument("--no-execute", action="store_true", help="do not execute the library chapters")
-    b.set_defaults(func=_book)
+    groups = {}
+    for path, (cls, func) in COMMANDS.items():
+        parent = sub
+        if len(path) == 2:
+            if path[0] not in groups:
+                groups[path[0]] = sub.add_parser(path[0], help=GROUPS[path[0]]).add_subparsers(
+                    dest=f"{path[0]}_command", metavar="ACTION", required=True)
+            parent = groups[path[0]]
+        c = add_options(parent.add_parser(path[-1], help=cls.__doc__), cls)
+        c.set_defaults(func=globals()[func], options=cls, **({"distributed": True} if path[0] in DISTRIBUTED else {}))
     return p
+
+# %% ../nbs/19_cli.ipynb #cli23
+ALIASES = {"gt_dir": "gt", "k": "temporal", "fixation_rule": "fixations", "by": "slice_by", "zip_path": "zip",
+           "images_dir": "images"}     # library argument → the command's option of the same meaning
+CALLS = {"synth_dataset": ("data synth", DataSynthOptions), "simulated_dataset": ("data simulate", DataSimulateOptions),
+         "fetch_ai4va": ("data fetch", DataFetchOptions), "fetch_mit1003": ("data fetch mit1003", DataFetchOptions),
+         "check_dataset": ("data check", DataCheckOptions), "evaluate": ("evaluate", EvaluateOptions),
+         "evaluate_temporal": ("evaluate --temporal", EvaluateOptions), "train": ("train", TrainOptions),
+         "train_temporal": ("train", TrainOptions), "predict": ("predict", PredictOptions),
+         "detect_folder": ("structure detect", StructureDetectOptions),
+         "evaluate_structure": ("structure evaluate", StructureEvaluateOptions)}   # library function → its command
+_NAMED = re.compile(r"`([A-Za-z_]\w*)(?:\(([^`]*)\)|=([^`]*))?`")
+
+def option_flags(cls) -> dict[str, str]:
+    "Argument name → flag for the options class `cls` (positionals have none), with the library's `ALIASES`."
+    t = {f.name: _flags(f)[-1] for f in fields(cls) if not f.metadata.get("positional")}
+    return t | {lib: t[opt] for lib, opt in ALIASES.items() if opt in t}
+
+def _value(v: str) -> str | None:
+    "A Python literal as typed on the command line: strings unquoted; True means the bare flag (None)."
+    if v.strip() in ("...", "…"): return "…"
+    try: x = ast.literal_eval(v.strip())
+    except (ValueError, SyntaxError): return v.strip()
+    return None if isinstance(x, bool) else str(x)
+
+def _flag_words(name: str, value: str | None, table: dict, everywhere: dict) -> str | None:
+    flag = table.get(name) or everywhere.get(name)
+    if flag is None: return None
+    v = None if value is None else _value(value)
+    return flag if v is None else f"{flag} {v}"
+
+def to_flags(text: str, cls=None) -> str:
+    "`text` (a message or help written in the library's terms) as the command line says it, for the options `cls`."
+    table = option_flags(cls) if cls else {}
+    everywhere = {k: v for c, _ in reversed(COMMANDS.values()) for k, v in option_flags(c).items()}
+    def call(name, inner):
+        cmd, opts = CALLS[name]; t = option_flags(opts); words = [f"comicsal {cmd}"]
+        for arg in (x.strip() for x in re.split(r",\s*(?=\w+=|…|\.\.\.)", inner) if x.strip()):
+            k, eq, v = arg.partition("=")
+            words.append(("…" if arg in ("…", "...") else arg) if not eq else _flag_words(k, v, t, everywhere) or arg)
+        return f"`{' '.join(words)}`"
+    def rewrite(m):
+        name, inner, value = m.groups()
+        if inner is not None: return call(name, inner) if name in CALLS else m.group(0)
+        return _flag_words(name, value, table, everywhere) or m.group(0)
+    return _NAMED.sub(rewrite, text)
 
 # %% ../nbs/19_cli.ipynb #6c3d6742
 def warning_log() -> Path:
@@ -367,11 +296,11 @@ def warning_log() -> Path:
     import os
     return Path(os.environ.get("COMICSAL_LOG") or results_dir() / "comicsal.log")
 
-def _show_warning(debug: bool):
-    "comicsal's own warnings as one line on stderr; other libraries' into the log (and on stderr with --debug)."
+def _show_warning(debug: bool, options=None):
+    "comicsal's own warnings as one line on stderr, in flags; other libraries' into the log (and on stderr with --debug)."
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, ComicsalWarning):
-            print(f"comicsal: warning: {message}", file=sys.stderr); return
+            print(f"comicsal: warning: {to_flags(str(message), options)}", file=sys.stderr); return
         text = warnings.formatwarning(message, category, filename, lineno, line).rstrip()
         if debug: print(text, file=sys.stderr)
         try:
@@ -387,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            warnings.showwarning = _show_warning(args.debug)
+            warnings.showwarning = _show_warning(args.debug, args.options)
             from comicsal.data import max_pixels_set
             if getattr(args, "distributed", False):       # predict and train run on every rank under torchrun
                 from comicsal.dist import init_distributed
@@ -398,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug: traceback.print_exc()
         from comicsal.dist import dist_info
         info = dist_info()        # under torchrun the ranks share their errors: rank 0 says it once
-        if info.main or args.debug: print(f"comicsal: error{f' (rank {info.rank})' if info.active else ''}: {e}", file=sys.stderr)
+        if info.main or args.debug: print(f"comicsal: error{f' (rank {info.rank})' if info.active else ''}: {to_flags(str(e), args.options)}", file=sys.stderr)
         return 1
     except OSError as e:      # the disk, not the program: a full disk, a permission, a file that vanished
         if args.debug: traceback.print_exc()

@@ -84,7 +84,7 @@ def get_device(device: str | None = None):
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ComicsalError(f"device {device!r} was asked for but CUDA is not available here; "
-                            "use --device cpu or leave it out to choose automatically.")
+                            "use `device='cpu'` or leave it out to choose automatically.")
     return dev
 
 # %% ../nbs/00_config.ipynb #ab80338c
@@ -93,10 +93,10 @@ def ensure_writable(path: str | Path, force: bool = False, what: str = "output f
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ComicsalError(f"{what} {path} is a file, not a folder; choose a folder path "
-                            "(--force replaces what a folder holds, never a file in its place).")
+                            "(`force` replaces what a folder holds, never a file in its place).")
     if path.is_dir() and not force and any(path.iterdir()):
         raise ComicsalError(f"{what} {path} already exists and is not empty; "
-                            "choose another path or pass --force to overwrite it.")
+                            "choose another path or pass `force=True` to overwrite it.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".comicsal-write-test-{os.getpid()}"
@@ -117,4 +117,4 @@ def refuse_overlap(out: Path, inputs: list[Path], what: str = "output folder") -
         r = Path(i).resolve()
         if _inside(o, r) or _inside(r, o):
             raise ComicsalError(f"{what} {out} overlaps the input {i}: outputs never go into (or around) the "
-                                "pages they are made from, with or without --force; choose a folder outside it.")
+                                "pages they are made from, with or without `force`; choose a folder outside it.")

@@ -24,13 +24,14 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .config import DEFAULTS, IMAGE_EXTS, MAP_SPLITS, SERIES, SPLITS, STYLES, ComicsalError
+from .options import MAX_PIXELS_DEFAULT
 
 # %% auto #0
-__all__ = ['MAX_PIXELS_DEFAULT', 'infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'files_by_stem',
-           'write_tiny_dataset', 'is_flat_layout', 'fold_of', 'discover', 'UnreadableImage', 'set_max_pixels',
-           'max_pixels_set', 'max_pixels', 'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float',
-           'load_image', 'load_map', 'page_size', 'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor',
-           'grid_target', 'ComicDataset', 'pad_stack', 'pad_collate', 'load_page']
+__all__ = ['infer_style', 'normalise_style', 'read_styles', 'Page', 'Discovery', 'files_by_stem', 'write_tiny_dataset',
+           'is_flat_layout', 'fold_of', 'discover', 'UnreadableImage', 'set_max_pixels', 'max_pixels_set', 'max_pixels',
+           'pil_limit_lifted', 'open_lazy', 'open_image', 'image_to_float', 'load_image', 'load_map', 'page_size',
+           'CheckReport', 'check_dataset', 'resize_long_side', 'resize_tensor', 'grid_target', 'ComicDataset',
+           'pad_stack', 'pad_collate', 'load_page']
 
 # %% ../nbs/01_data.ipynb #7a9f83d1
 _TOON = re.compile(r"placid|muzo", re.I)
@@ -192,8 +193,8 @@ def _check_root(root: Path):
                                 "(see data/README.md)." if p == root else
                                 f"{p} is a file, not a folder; pages go in {p}/<split>/<stem>.png (rename or remove it).")
         if not p.is_dir() and p == root:
-            raise ComicsalError(f"dataset folder {root} does not exist; create it with `comicsal data synth --out {root}` "
-                                f"or `comicsal data fetch --dest {root}`.")
+            raise ComicsalError(f"dataset folder {root} does not exist; create it with `synth_dataset(out={str(root)!r})` "
+                                f"or `fetch_ai4va(dest={str(root)!r})`.")
     if not (root / "images").is_dir():
         raise ComicsalError(f"{root} has no images/ folder; expected {root}/images/{{train,val,test}}/<stem>.png "
                             f"and {root}/maps/{{train,val}}/<stem>.png (see data/README.md).")
@@ -279,14 +280,13 @@ def discover(root: str | Path, val_fold: int = 0, n_folds: int = 10) -> Discover
 class UnreadableImage(ComicsalError):
     "An image or map file that cannot be decoded."
 
-MAX_PIXELS_DEFAULT = 500_000_000     # width × height: a 1200 dpi A3 scan is ~280 MP
 _max_pixels: int | None = None       # set by `set_max_pixels` (the command line's --max-pixels)
 
 def set_max_pixels(n: int | None) -> None:
     "Set the largest page (width × height) comicsal opens; None goes back to $COMICSAL_MAX_PIXELS, else the default."
     global _max_pixels
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
-        raise ComicsalError(f"--max-pixels must be a positive number of pixels (width × height), not {n!r}.")
+        raise ComicsalError(f"`max_pixels` must be a positive number of pixels (width × height), not {n!r}.")
     _max_pixels = None if n is None else int(n)
 
 @contextmanager

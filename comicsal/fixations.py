@@ -14,10 +14,11 @@ from scipy.ndimage import gaussian_filter
 
 from .config import ComicsalError
 from .data import Page, load_map, open_lazy
+from .options import TIME_SECONDS, TIME_SLICES
 
 # %% auto #0
-__all__ = ['TIME_SLICES', 'TIME_SECONDS', 'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map',
-           'load_scanpaths', 'time_slices', 'slice_mode', 'scanpath_file', 'page_time_slices']
+__all__ = ['load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'slice_mode',
+           'scanpath_file', 'page_time_slices']
 
 # %% ../nbs/02_fixations.ipynb #4cff6c67
 def load_fixations(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
@@ -70,8 +71,6 @@ def fixation_map(page: Page, sigma_px: float, shape: tuple[int, int] | None = No
     return None if pts is None else fixation_density(pts, hw, sigma_px, shape or hw)
 
 # %% ../nbs/02_fixations.ipynb #d6314971
-TIME_SLICES, TIME_SECONDS = 3, 3.0      # defaults: three one-second slices (MIT1003 showed each image for 3 s)
-
 def load_scanpaths(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
     """Each observer's scanpath in viewing order as an (n, 4) array x, y, t_start, t_end (times NaN where the file
     has none), and the (H, W) the coordinates refer to. Reads fixation files and synthetic layouts."""

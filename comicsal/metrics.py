@@ -276,7 +276,7 @@ class Report:
         out = Path(out)
         for f in ("metrics.json", cls.csv_name):
             if (out / f).exists() and not force:
-                raise ComicsalError(f"{out / f} already exists; choose another --out or pass --force to overwrite it.")
+                raise ComicsalError(f"{out / f} already exists; choose another `out` or pass `force=True` to overwrite it.")
         return ensure_writable(out, force=True, what="evaluation folder")
 
     def write(self, out: str | Path, force: bool = False) -> Path:
@@ -354,7 +354,7 @@ def _gt_pages(gt_dir: Path, split: str) -> list[tuple[str, Path, str, Page | Non
     if (gt_dir / "maps").is_dir():
         disc = discover(gt_dir)
         pages = [p for p in disc.split(split) if p.map is not None]
-        if not pages: raise ComicsalError(f"{gt_dir} has no maps for split {split!r}; choose --split from {', '.join(MAP_SPLITS)}.")
+        if not pages: raise ComicsalError(f"{gt_dir} has no maps for split {split!r}; choose `split` from {', '.join(MAP_SPLITS)}.")
         return [(p.stem, p.map, p.style, p) for p in pages]
     if not gt_dir.is_dir(): raise ComicsalError(f"ground-truth folder {gt_dir} does not exist.")
     disc = Discovery(root=gt_dir)
@@ -389,12 +389,12 @@ def _predictions(pred, pages: list, reader: Callable) -> tuple[str, Callable, bo
     if missing:
         raise ComicsalError(f"{len(missing)} ground-truth page(s) have no prediction in {pdir}: "
                             + ", ".join(missing[:20]) + (" …" if len(missing) > 20 else "")
-                            + "\nPredict them (same stems, any of .png/.jpg/.jpeg) or evaluate a matching --gt.")
+                            + "\nPredict them (same stems, any of .png/.jpg/.jpeg) or evaluate a matching `gt_dir`.")
     extra = sorted(set(preds) - {s for s, *_ in pages})
     if extra: warnings.warn(f"{len(extra)} prediction(s) without ground truth ignored: {', '.join(extra[:10])}"
                             + (" …" if len(extra) > 10 else ""), stacklevel=3)     # 3: the caller of `evaluate`
     if any(pdir.resolve() == Path(path).parent.resolve() for _, path, *_ in pages):
-        warnings.warn(f"--pred {pdir} is the ground-truth folder itself: these are the scores of the ground "
+        warnings.warn(f"`pred` {pdir} is the ground-truth folder itself: these are the scores of the ground "
                       "truth against itself, not of a model.", ComicsalWarning, stacklevel=3)
     return str(pdir), lambda stem, shape: reader(preds[stem]), True
 
@@ -456,7 +456,7 @@ def evaluate(pred: str | Path | Callable, gt_dir: str | Path, protocol: str = "a
         rows.append({"stem": stem, "style": style, **scores})
     if resized:
         warnings.warn(f"{len(resized)} prediction(s) differ in size from their ground-truth map and were resized to it "
-                      f"(e.g. {resized[0]}); write them at the maps' size with `predict --like`.", ComicsalWarning, stacklevel=2)
+                      f"(e.g. {resized[0]}); write them at the maps' size with `predict(like=DIR)`.", ComicsalWarning, stacklevel=2)
     meta = {"pred": pred_name, "gt": str(gt_dir), "split": split if (gt_dir / "maps").is_dir() else None,
             "seed": seed, "fixations": "positive (gt > 0)" if protocol == "ai4va" else
             (f"recorded ({recorded} pages), else {fixation_rule}" if recorded else fixation_rule),

@@ -80,10 +80,10 @@ def _pages_of(images: Path, split: str, dpi: int = 150) -> list[tuple[str, Path 
         return [(p.stem, p) for p in archive_pages(images, dpi)]
     if (images / "images").is_dir():
         pages = discover(images).split(split)
-        if not pages: raise ComicsalError(f"{images} has no pages in split {split!r}; choose --split from {', '.join(SPLITS)}.")
+        if not pages: raise ComicsalError(f"{images} has no pages in split {split!r}; choose `split` from {', '.join(SPLITS)}.")
         return [(p.stem, p.image) for p in pages]
     if not images.exists(): raise ComicsalError(f"image folder {images} does not exist.")
-    if not images.is_dir(): raise ComicsalError(f"--images {images} is a file, not a folder or a comic archive "
+    if not images.is_dir(): raise ComicsalError(f"`images` {images} is a file, not a folder or a comic archive "
                                                 f"({', '.join(ARCHIVE_EXTS)}); pass the folder that holds the pages.")
     disc = Discovery(root=images); found = files_by_stem(images, disc)
     if disc.duplicates: raise ComicsalError(disc.problems[0])
@@ -135,12 +135,12 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     if like is not None:
         like = Path(like)
         ref = files_by_stem(like, Discovery(root=like)) if like.is_dir() else {}
-        if not ref: raise ComicsalError(f"--like {like}: no reference maps found there.")
+        if not ref: raise ComicsalError(f"`like` {like}: no reference maps found there.")
         sizes = {s: open_lazy(p).size[::-1] for s, p in ref.items()}
     def check():       # on one rank, before any rank writes (another rank's files would make the folder "not empty")
         ensure_writable(out, force=force or resume, what="prediction folder")
         if zip_path is not None and Path(zip_path).exists() and not (force or resume):
-            raise ComicsalError(f"{zip_path} already exists; pass --force to overwrite it.")
+            raise ComicsalError(f"{zip_path} already exists; pass `force=True` to overwrite it.")
     on_main_first(check)
     info = dist_info()
     written, failed = [], {}

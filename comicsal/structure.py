@@ -466,7 +466,7 @@ def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int
 def _page_files(images: Path) -> tuple[Path, list[Path]]:
     "(root, pages): every page below `images` (a dataset's `images/` when there is one), sorted, hidden files skipped."
     root = images / "images" if (images / "images").is_dir() else images
-    if not root.is_dir(): raise ComicsalError(f"--images {images} is not a folder of pages.")
+    if not root.is_dir(): raise ComicsalError(f"`images` {images} is not a folder of pages.")
     pages = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not pages: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) below {images}.")

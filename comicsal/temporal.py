@@ -23,9 +23,10 @@ import comicsal
 
 from .config import ComicsalError
 from .data import Discovery, Page, discover, files_by_stem, load_image, load_map, load_page
-from .fixations import TIME_SECONDS, TIME_SLICES, load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
+from .fixations import load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
 from .metrics import Report, auc_judd, centre_bias, fixation_mask, info_gain, nss
 from .models import SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density, register_model, resize_mask
+from .options import TIME_SECONDS, TIME_SLICES
 from .readout import ComicsalModel, LayerNorm2d, window_maps
 from .structure import detect_panels, scale_boxes
 
@@ -164,7 +165,7 @@ def slice_folders(pred: str | Path, required: bool = True) -> list[Path]:
     if not pred.is_dir(): raise ComicsalError(f"prediction folder {pred} does not exist.")
     ks = sorted(int(p.name[1:]) for p in pred.iterdir() if p.is_dir() and p.name[:1] == "t" and p.name[1:].isdigit())
     if not ks and not required: return []
-    if not ks: raise ComicsalError(f"{pred} holds no time slices (t0/, t1/, …); write them with `comicsal predict --temporal K`.")
+    if not ks: raise ComicsalError(f"{pred} holds no time slices (t0/, t1/, …); write them with `predict(temporal=K)`.")
     if ks != list(range(len(ks))): raise ComicsalError(f"{pred}: slice folders t{', t'.join(map(str, ks))} are not t0 … t{len(ks) - 1}.")
     return [pred / f"t{j}" for j in ks]
 
@@ -226,14 +227,14 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
     pred, gt_dir = Path(pred), Path(gt_dir)
     folders = slice_folders(pred); k = len(folders)
     if not (gt_dir / "images").is_dir():
-        raise ComicsalError(f"--gt {gt_dir}: time slices need a dataset folder (images/, maps/ and scanpaths: fixations/ or layout/).")
+        raise ComicsalError(f"`gt_dir` {gt_dir}: time slices need a dataset folder (images/, maps/ and scanpaths: fixations/ or layout/).")
     disc = discover(gt_dir)
     pages = [p for s in ((split,) if isinstance(split, str) else split) for p in disc.split(s) if p.map is not None]
     statics = files_by_stem(pred, Discovery(root=pred)); sl_maps = [files_by_stem(f, Discovery(root=f)) for f in folders]
     missing = [p.stem for p in pages if p.stem not in statics or any(p.stem not in s for s in sl_maps)]
     if missing:
         raise ComicsalError(f"{len(missing)} page(s) lack a static map or a slice in {pred}: {', '.join(missing[:10])}; "
-                            "predict them with `comicsal predict --temporal K`.")
+                            "predict them with `predict(temporal=K)`.")
     rows, excluded, modes = [], [], set()
     for p in tqdm(pages, desc="evaluate (temporal)", unit="page", disable=not progress, leave=False):
         f = scanpath_file(p)

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,13 @@ from tqdm.auto import tqdm
 
 import comicsal
 
-from .config import DEFAULTS, ComicsalError, ensure_writable, get_device, results_dir, seed_everything
+from .config import ComicsalError, ensure_writable, get_device, results_dir, seed_everything
 from .data import Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map, load_page, pad_stack, resize_long_side, resize_tensor
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, rank_device, shard
-from .fixations import TIME_SECONDS, TIME_SLICES, scanpath_file
+from .fixations import scanpath_file
 from .metrics import evaluate
 from .models import BASELINES, SaliencyModel, build_model, log_density, read_checkpoint, save_checkpoint, trainable_state
+from .options import TEMPORAL_TRAIN, TIME_SECONDS, TIME_SLICES, TrainConfig
 from .predict import logits_to_density, page_logits
 from .priors import STRUCTURE_PRIORS
 from .readout import ComicsalModel
@@ -36,8 +37,8 @@ from .zoo import checkpoint_path, comicsal_base, fit_to_pages
 
 # %% auto #0
 __all__ = ['kl_loss', 'cc_loss', 'nss_loss', 'CachedPage', 'FeatureCache', 'augment', 'collate_cached', 'parse_finetune',
-           'ImagePage', 'ImageCache', 'collate_images', 'TrainConfig', 'data_sets', 'TrainingSets', 'fit_baseline',
-           'TrainingDiverged', 'train', 'predictor', 'train_temporal']
+           'ImagePage', 'ImageCache', 'collate_images', 'data_sets', 'TrainingSets', 'fit_baseline', 'TrainingDiverged',
+           'train', 'predictor', 'train_temporal']
 
 # %% ../nbs/14_train.ipynb #a177b8d1
 def _flat(t, mask):
@@ -93,7 +94,7 @@ class FeatureCache:
         self._mem: dict[str, CachedPage] = {}
         info = dist_info()
         if info.active and self.cache_dir is None:
-            raise ComicsalError("under torchrun the feature cache must be on disk, shared by the ranks: use --cache disk.")
+            raise ComicsalError("under torchrun the feature cache must be on disk, shared by the ranks: use `cache='disk'`.")
         # under torchrun each rank computes its share of the missing pages into the shared disk cache
         todo = shard([p for p in self.pages if not self._on_disk(p)], info) if self.cache_dir is not None else self.pages
         failed = []
@@ -177,7 +178,7 @@ def parse_finetune(spec: str | None) -> int:
     if spec in (None, "", "none", "0"): return 0
     m = re.fullmatch(r"last:(\d+)", str(spec).strip())
     if not m or int(m.group(1)) < 1:
-        raise ComicsalError(f"--finetune {spec!r}: write last:N, N ≥ 1 (the backbone's last N blocks are trained).")
+        raise ComicsalError(f"`finetune` {spec!r}: write last:N, N ≥ 1 (the backbone's last N blocks are trained).")
     return int(m.group(1))
 
 @dataclass
@@ -217,46 +218,6 @@ class _EndToEnd(nn.Module):
         f = self.model.trainable_features(images)
         return self.model.head(f, mask, windows)
 
-# %% ../nbs/14_train.ipynb #d3777c73
-@dataclass
-class TrainConfig:
-    "Everything that defines a training run."
-    data: str | list[str] = "data/sample"   # one dataset, or several as "DIR" or "DIR:WEIGHT" (see below)
-    model: str = "comicsal"                 # or a baseline: centre-bias, dataset-mean, uniform, spectral-residual
-    backbone: str = "efficientnet-lite0"
-    long_side: int = DEFAULTS.long_side
-    stride: int = 16
-    hidden: tuple[int, ...] = (8, 16)
-    structure: tuple[str, ...] = ()         # structure maps as extra readout inputs: "panels", "text" (the structure chapter)
-    epochs: int = 80
-    batch_size: int = 4
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    loss_cc: float = 0.0                    # weight of the −CC term
-    loss_nss: float = 0.0                   # weight of the −NSS term
-    monitor: str = "KLD"                    # early stopping on val KLD (lower) or CC (higher)
-    patience: int = 15
-    crop: float = 0.5                       # probability of a random crop
-    hflip: bool = False                     # off: reading order
-    seed: int = DEFAULTS.seed
-    cache: str = "memory"                   # or "disk"
-    cache_dir: str | None = None            # default for disk: results/cache/features
-    device: str | None = None
-    init: str | None = None                 # checkpoint path (or shipped model name) to start from
-    finetune: str | None = None             # "last:N": train the backbone's last N blocks end to end (no feature cache)
-    finetune_lr: float = 0.1                # their learning rate, as a fraction of `lr`
-    amp: bool = True                        # mixed precision (float16 autocast + GradScaler) when fine-tuning on CUDA
-
-    def asdict(self) -> dict:
-        d = asdict(self); d["hidden"] = list(self.hidden); d["structure"] = list(self.structure); return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        d = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
-        if "hidden" in d: d["hidden"] = tuple(d["hidden"])
-        if "structure" in d: d["structure"] = tuple(d["structure"])
-        return cls(**d)
-
 # %% ../nbs/14_train.ipynb #a581e721
 def _val_grid_metrics(model: ComicsalModel, cache: FeatureCache | ImageCache, device) -> dict:
     "KLD and CC of the model on the validation grid targets (cheap; used for early stopping)."
@@ -280,10 +241,10 @@ def _init_head(model: ComicsalModel, init: str):
     path = checkpoint_path(init)
     ck = read_checkpoint(path)
     if ck["config"].get("kind") != "comicsal":
-        raise ComicsalError(f"--init {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
+        raise ComicsalError(f"`init` {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
     if ck["config"].get("backbone") != model.backbone_name:
-        raise ComicsalError(f"--init {init}: trained on {ck['config'].get('backbone')}, not {model.backbone_name}; "
-                            f"use --backbone {ck['config'].get('backbone')}.")
+        raise ComicsalError(f"`init` {init}: trained on {ck['config'].get('backbone')}, not {model.backbone_name}; "
+                            f"use `backbone={ck['config'].get('backbone')!r}`.")
     model.load_state_dict(ck["state"], strict=False)
 
 def data_sets(data: str | list[str]) -> list[tuple[Path, float]]:
@@ -295,7 +256,7 @@ def data_sets(data: str | list[str]) -> list[tuple[Path, float]]:
         try: w = float(tail) if head else None
         except ValueError: w = None
         root, w = (Path(head), w) if w is not None else (Path(it), 1.0)
-        if w <= 0: raise ComicsalError(f"--data {it}: the weight must be > 0.")
+        if w <= 0: raise ComicsalError(f"`data` {it}: the weight must be > 0.")
         out.append((root, w))
     return out
 
@@ -330,7 +291,7 @@ def _diverged(cfg, out: Path, epoch: int, what: str) -> TrainingDiverged:
     kept = f"the last good checkpoint is {out / 'last.pt'} (epoch {epoch - 1})" if (out / "last.pt").is_file() \
         else "no checkpoint was written"
     return TrainingDiverged(f"training diverged at epoch {epoch}: {what} is not finite; {kept}. "
-                            f"Lower the learning rate (--lr {cfg.lr:g} now; the default is {TrainConfig.lr:g}) and start again.")
+                            f"Lower the learning rate (`lr={cfg.lr:g}` now; the default is {TrainConfig.lr:g}) and start again.")
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool = False, progress: bool = True,
           stop_after: int | None = None, evaluate_val: bool = True) -> dict:
@@ -339,7 +300,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
     out = Path(out)
     info = dist_info()
     if resume:
-        if not (out / "last.pt").is_file(): raise ComicsalError(f"--resume: {out}/last.pt does not exist; start without --resume.")
+        if not (out / "last.pt").is_file(): raise ComicsalError(f"`resume`: {out}/last.pt does not exist; start without `resume`.")
         saved = read_checkpoint(out / "last.pt")
         cfg = TrainConfig.from_dict(saved["train_config"])
     else:
@@ -510,7 +471,7 @@ def _nll_epoch(model, feats, counts, weights, batch_size, dev, opt=None, rng=Non
     return total / max(wsum, 1e-12)
 
 def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: float = TIME_SECONDS, hidden: int = 8,
-                   epochs: int = 8, batch_size: int = 16, lr: float = 0.01, seed: int = 0, by: str | None = None,
+                   epochs: int = TEMPORAL_TRAIN.epochs, batch_size: int = TEMPORAL_TRAIN.batch_size, lr: float = TEMPORAL_TRAIN.lr, seed: int = 0, by: str | None = None,
                    cache_dir: str | Path | None = None, device=None, force: bool = False, progress: bool = True) -> dict:
     """Train a `TemporalHead` with `k` slices on the static model `base` (a shipped name, a checkpoint or a model)
     from the scanpaths of the training pages of `data` (a folder or a list of DIR[:WEIGHT]); write `out`/model.pt

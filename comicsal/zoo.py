@@ -11,15 +11,15 @@ import comicsal
 
 from .config import ComicsalError, results_dir
 from .data import discover, load_map
-from .fixations import TIME_SLICES
 from .models import BASELINES, SaliencyModel, build_model, load_model
+from .options import SHIPPED, TIME_SLICES
 from .priors import STRUCTURE_PRIORS
 from .readout import ComicsalModel
 from .temporal import TemporalModel
 
 # %% auto #0
-__all__ = ['SHIPPED', 'MODEL_NAMES', 'runs_dir', 'latest_run', 'resolve', 'shipped_checkpoint', 'fit_to_pages',
-           'shipped_temporal', 'checkpoint_path', 'resolve_model', 'model_label', 'comicsal_base']
+__all__ = ['MODEL_NAMES', 'runs_dir', 'latest_run', 'resolve', 'shipped_checkpoint', 'fit_to_pages', 'shipped_temporal',
+           'checkpoint_path', 'resolve_model', 'model_label', 'comicsal_base']
 
 # %% ../nbs/13_zoo.ipynb #dab672bf
 def runs_dir() -> Path: return results_dir() / "runs"
@@ -53,9 +53,6 @@ def resolve(value, root: Path | None = None):
     return value
 
 # %% ../nbs/13_zoo.ipynb #be7a737e
-SHIPPED = {"comicsal": "comicsal-default.pt",          # the comics default (trained on comics + eye tracking)
-           "comicsal-photo": "comicsal-photo.pt"}      # the previous default: photos, webpages, designs only
-
 MODEL_NAMES = (*BASELINES, *STRUCTURE_PRIORS, *SHIPPED, "deepgaze2e")
 
 def shipped_checkpoint(name: str = "comicsal") -> Path:
@@ -80,11 +77,11 @@ def shipped_temporal(name: str = "comicsal", k: int = TIME_SLICES) -> Path:
     path = base.with_name(f"{base.stem}-t{k}.pt")
     if path.is_file(): return path
     have = sorted(int(p.stem.rsplit("-t", 1)[1]) for p in base.parent.glob(f"{base.stem}-t*.pt"))
-    train = f"`comicsal train --temporal {k} --base {name} --data DIR …` and predict with its --checkpoint"
+    train = f"`train_temporal(k={k}, base={name!r}, data=DIR, …)` and predict with its `checkpoint`"
     if have:
-        raise ComicsalError(f"--model {name} ships time slices for --temporal {', '.join(map(str, have))}, not {k}; "
+        raise ComicsalError(f"`model={name!r}` ships time slices for `temporal` {', '.join(map(str, have))}, not {k}; "
                             f"for {k} slices train a readout: {train}.")
-    raise ComicsalError(f"--model {name} predicts one static map, it has no temporal readout; use --model comicsal, "
+    raise ComicsalError(f"`model={name!r}` predicts one static map, it has no temporal readout; use `model='comicsal'`, "
                         f"or train one: {train}.")
 
 def checkpoint_path(spec: str | Path) -> Path:
@@ -97,8 +94,8 @@ def checkpoint_path(spec: str | Path) -> Path:
 
 # %% ../nbs/13_zoo.ipynb #zo_res1
 def _static_only(what: str, k: int) -> ComicsalError:
-    return ComicsalError(f"{what} predicts one static map, not time slices; --temporal works with --model comicsal or a "
-                         f"checkpoint trained with `comicsal train --temporal {k} --data DIR …`.")
+    return ComicsalError(f"{what} predicts one static map, not time slices; `temporal` works with `model='comicsal'` or a "
+                         f"checkpoint trained with `train_temporal(k={k}, data=DIR, …)`.")
 
 def _temporal(spec, model: SaliencyModel | None, k: int) -> TemporalModel:
     "`spec` as a temporal model with `k` slices, or an error with the fix."
@@ -109,8 +106,8 @@ def _temporal(spec, model: SaliencyModel | None, k: int) -> TemporalModel:
         else: model = load_model(checkpoint_path(spec))
     if not hasattr(model, "static_and_slices"): raise _static_only(f"{what}: a static model (kind {model.name!r}); the checkpoint", k)
     if model.k != k:
-        raise ComicsalError(f"{what}: its temporal readout predicts {model.k} time slices, not {k}; pass --temporal {model.k} "
-                            f"or train one with {k}: `comicsal train --temporal {k} --data DIR …`.")
+        raise ComicsalError(f"{what}: its temporal readout predicts {model.k} time slices, not {k}; pass `temporal={model.k}` "
+                            f"or train one with {k}: `train_temporal(k={k}, data=DIR, …)`.")
     return model
 
 def resolve_model(spec: str | Path | SaliencyModel, temporal: int | None = None, fit: str | Path | None = None) -> SaliencyModel:

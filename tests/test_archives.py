@@ -40,7 +40,7 @@ def test_fetch_unpacks_and_normalises_a_local_archive(tmp_path, kind):
     assert rep.counts() == {"train": {"realistic": 2}, "val": {"realistic": 2}, "test": {"toon": 1}}
     assert (tmp_path / "data/maps/val/yves_val_1.png").is_file()
     assert "drive.google.com" in (tmp_path / "data/SOURCE.txt").read_text()
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         fetch_ai4va(tmp_path / "data", archive=archive)
     assert fetch_ai4va(tmp_path / "data", archive=archive, force=True).ok
 

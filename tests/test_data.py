@@ -214,7 +214,7 @@ def test_max_pixels_setting_env_and_default(limit, monkeypatch):
     monkeypatch.setenv("COMICSAL_MAX_PIXELS", "lots")
     with pytest.raises(ComicsalError, match="COMICSAL_MAX_PIXELS"):
         limit.max_pixels()
-    with pytest.raises(ComicsalError, match="max-pixels"):
+    with pytest.raises(ComicsalError, match="`max_pixels`"):
         limit.set_max_pixels(0)
 
 

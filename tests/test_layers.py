@@ -79,7 +79,7 @@ def test_the_model_contract_imports_no_model_family():
     code = ("import sys, comicsal.models; "
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('comicsal'))))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert set(r.stdout.split()) == {"comicsal", "comicsal.config", "comicsal.data", "comicsal.models"}, r.stdout
+    assert set(r.stdout.split()) == {"comicsal", "comicsal.config", "comicsal.options", "comicsal.data", "comicsal.models"}, r.stdout
 
 
 def test_import_contracts_hold_and_catch_an_upward_import(tmp_path):

@@ -42,7 +42,7 @@ def test_like_zip_and_overwrite(sample, tmp_path):
                     zip_path=tmp_path / "pred.zip", progress=False)
     assert {Image.open(p).size for p in paths} == {(512, 512)}
     assert sorted(zipfile.ZipFile(tmp_path / "pred.zip").namelist()) == sorted(p.name for p in paths)
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         predict(CentreBiasModel(), sample, out, split="val", progress=False)
     predict(CentreBiasModel(), sample, out, split="val", force=True, progress=False)
     with pytest.raises(ComicsalError, match="no pages in split 'dev'"):

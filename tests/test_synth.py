@@ -65,7 +65,7 @@ def test_layout_and_maps_are_consistent(sample):
 def test_a_non_empty_folder_is_refused_unless_forced(tmp_path):
     (tmp_path / "mine").mkdir(); (tmp_path / "mine/notes.txt").write_text("mine")
     from comicsal.config import ComicsalError
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         synth_dataset(tmp_path / "mine", 1, 1, 0, progress=False)
     synth_dataset(tmp_path / "mine", 1, 1, 0, progress=False, force=True)
     assert (tmp_path / "mine/synth.json").is_file()
@@ -78,7 +78,7 @@ def test_synth_force_replaces_only_its_own_files(tmp_path):
     for sub in ("images/train", "maps/train"):
         (root / sub).mkdir(parents=True); Image.new("L", (8, 8), 7).save(root / sub / "my_page.png")
     (root / "styles.csv").write_text("stem,style\nmy_page,realistic\n")
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         synth_dataset(root, 2, 1, 0, progress=False, params=SynthParams(width=(100, 120), map_size=32))
     small = SynthParams(width=(100, 120), map_size=32)                   # the same stems, drawn fast
     synth_dataset(root, 2, 1, 0, progress=False, force=True, params=small)

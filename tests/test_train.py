@@ -33,7 +33,7 @@ def test_resume_reaches_the_same_result(sample, tmp_path):
 
 def test_output_folder_rules(sample, tmp_path):
     (tmp_path / "mine").mkdir(); (tmp_path / "mine/notes.txt").write_text("x")
-    with pytest.raises(ComicsalError, match="--force"):
+    with pytest.raises(ComicsalError, match="`force=True`"):
         train(tiny_cfg(sample), tmp_path / "mine", progress=False)
     with pytest.raises(ComicsalError, match="last.pt does not exist"):
         train(tiny_cfg(sample), tmp_path / "nothing", resume=True, progress=False)
@@ -46,7 +46,7 @@ def test_init_from_a_checkpoint(sample, tmp_path):
     saved = read_checkpoint(tmp_path / "a/model.pt")["state"]
     for k, v in m.head.state_dict().items():
         assert torch.equal(v, saved["head." + k])
-    with pytest.raises(ComicsalError, match="use --backbone none"):
+    with pytest.raises(ComicsalError, match="use `backbone='none'`"):
         _init_head(ComicsalModel("efficientnet-lite0", long_side=256), str(tmp_path / "a/model.pt"))
     s = train(tiny_cfg(sample, epochs=1, init=str(tmp_path / "a/model.pt")), tmp_path / "b", progress=False)
     assert s["epochs"] == 1
