@@ -77,6 +77,7 @@ def score_table(metrics: dict, name: str = "run") -> str:
     lines += [f"| {n} | " + " | ".join(cell(m.get(k), k) for k in keys) + " |" for n, m in rows.items()]
     return "\n".join(lines)
 
+# %% ../nbs/18_book.ipynb #book0002
 def rerun_command(folder: Path, rewrites: list[tuple] | None = None) -> str:
     "The `comicsal run` command that repeats a run: its recorded parameters (paths relative to the project root)."
     args = ["comicsal", "run", _run_name(folder)]
@@ -93,6 +94,7 @@ def _record(folder: Path, name: str) -> dict:
     if not f.exists(): return {}
     return (yaml.safe_load(f.read_text()) if f.suffix == ".yaml" else json.loads(f.read_text())) or {}
 
+# %% ../nbs/18_book.ipynb #book0004
 def _figure_outputs(nb) -> list[dict]:
     "The figure outputs of an executed notebook (plotly HTML, PNG, SVG), in order."
     figs = []
@@ -136,14 +138,15 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
 # %% ../nbs/18_book.ipynb #59ca6246
 CHAPTER_PATTERN = "[0-9][0-9]_*.ipynb"     # nbs/NN_<module>.ipynb: the book's chapters, in pipeline order
 _TEXT_SUFFIXES = (".html", ".js", ".ipynb", ".txt", ".md", ".json", ".py")
+_EXPORT_CALL = re.compile(r"nbdev_export\(\)")   # (a pattern: `nbdev_test` skips every cell whose text calls the export)
 
 def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None,
                rewrites: list[tuple] | None = None):
     """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, cells that
-    call `nbdev_export()` are left out, markdown links are rewritten by `links` (old prefix → new) and absolute
+    call `nbdev_export` are left out, markdown links are rewritten by `links` (old prefix → new) and absolute
     paths by `rewrites` (see `path_rewrites`), in sources and outputs."""
     nb = nbformat.read(src, as_version=4)
-    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "nbdev_export()" in c.source)]
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and _EXPORT_CALL.search(c.source))]
     for c in nb.cells:
         if c.cell_type == "markdown":
             for old, new in (links or {}).items(): c.source = c.source.replace(f"]({old}", f"]({new}")
@@ -156,18 +159,14 @@ def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, s
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)
 
+# %% ../nbs/18_book.ipynb #book0007
 def _jb_extensions() -> list[str]:
     from jupyter_book.config import get_default_sphinx_config  # heavy: only building the book needs it
     return list(get_default_sphinx_config()["extensions"])
 
-def build_book(out: str | Path | None = None, runs: str | Path | None = None, execute: bool = True,
-               max_runs: int = 50, quiet: bool = True) -> Path:
-    "Build the HTML book (chapters + runs) with jupyter-book; return the path of its index.html (a relocatable site)."
-    out = Path(out or results_dir() / "book"); runs = Path(runs or runs_dir())
+def _book_sources(src: Path, runs: Path, rw: list[tuple], max_runs: int) -> tuple[list[str], list[dict]]:
+    "Copy the landing page, the chapters and the finished runs (each with its run page) under `src`: (chapters, the runs' toc entries)."
     nbs = project_root() / "nbs"
-    src = out / "src"
-    if src.exists(): shutil.rmtree(src)
-    rw = path_rewrites(runs, out)
     _book_copy(nbs / "index.ipynb", src / "index.ipynb", links={"nbs/": "chapters/"})   # README links → chapters
     chapters = sorted(p.stem for p in nbs.glob(CHAPTER_PATTERN))
     for c in chapters: _book_copy(nbs / f"{c}.ipynb", src / "chapters" / f"{c}.ipynb")
@@ -180,6 +179,10 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
         for extra in f.glob("*.html"): shutil.copy(extra, page_dir / extra.name)      # downloads of the run page
         nbformat.write(run_page(f, rw), src / "runs" / f"{f.name}.ipynb")
         run_entries.append({"file": f"runs/{f.name}", "sections": [{"file": f"runs/{f.name}/{_run_name(f)}"}]})
+    return chapters, run_entries
+
+def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) -> tuple[dict, dict]:
+    "jupyter-book's table of contents and configuration: (toc, config)."
     toc = {"format": "jb-book", "root": "index",
            "parts": [{"caption": "Chapters", "chapters": [{"file": f"chapters/{c}"} for c in chapters]}]}
     if run_entries: toc["parts"].append({"caption": "Runs", "chapters": run_entries})
@@ -196,8 +199,11 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
               "parse": {"myst_enable_extensions": ["colon_fence", "dollarmath", "substitution", "tasklist"]},
               "html": {"use_repository_button": False},
               "launch_buttons": {"thebe": False, "binderhub_url": "", "colab_url": "", "jupyterhub_url": ""}}
-    (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return toc, config
+
+# %% ../nbs/18_book.ipynb #book0009
+def _jupyter_book(src: Path, out: Path, quiet: bool) -> tuple[Path, str]:
+    "Run `jupyter-book build` on `src` into `out`: (the site's index.html, the build's output); an error with its end when it fails."
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out), "--all"]
     if quiet: cmd.append("--quiet")
@@ -206,11 +212,28 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     index = out / "_build" / "html" / "index.html"
     if r.returncode != 0 or not index.is_file():
         raise ComicsalError(f"jupyter-book build failed (exit {r.returncode}):\n{(r.stdout + r.stderr)[-4000:]}")
-    for f in index.parent.rglob("*"):        # what the chapters printed at build time, and Sphinx's own copies
+    return index, r.stdout + r.stderr
+
+def _relocate(html: Path, rw: list[tuple]):
+    "What the chapters printed at build time, and Sphinx's own copies: this machine's paths made relative in the built site."
+    for f in html.rglob("*"):
         if f.suffix in _TEXT_SUFFIXES and f.is_file():
             text = f.read_text(errors="surrogateescape"); new = relative_paths(text, rw)
             if new != text: f.write_text(new, errors="surrogateescape")
-    (out / "build.log").write_text(relative_paths(r.stdout + r.stderr, rw))
+
+def build_book(out: str | Path | None = None, runs: str | Path | None = None, execute: bool = True,
+               max_runs: int = 50, quiet: bool = True) -> Path:
+    "Build the HTML book (chapters + runs) with jupyter-book; return the path of its index.html (a relocatable site)."
+    out = Path(out or results_dir() / "book"); runs = Path(runs or runs_dir())
+    src = out / "src"
+    if src.exists(): shutil.rmtree(src)
+    rw = path_rewrites(runs, out)
+    toc, config = _book_config(*_book_sources(src, runs, rw, max_runs), execute)
+    (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    index, log = _jupyter_book(src, out, quiet)
+    _relocate(index.parent, rw)
+    (out / "build.log").write_text(relative_paths(log, rw))
     problems = check_site(index.parent)         # defined below: the local link checker
     if problems:
         warnings.warn(f"the built site is not self-contained ({len(problems)} problem(s)); it may break when moved or "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 from PIL import Image
 
 from .config import ComicsalError
@@ -99,6 +100,7 @@ def heat_trace(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorba
                       opacity=opacity, showscale=colorbar is not None, colorbar=colorbar, zsmooth="best", name=name,
                       visible=visible, hoverinfo="skip")
 
+# %% ../nbs/16_explore.ipynb #heat0002
 def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: int = 96, opacity: float = 0.55,
                     colorscale: str = "Inferno", metrics: dict[str, dict[str, dict]] | None = None):
     "A plotly figure with a slider over `pages` and buttons to choose the overlay (GT or a prediction)."
@@ -152,6 +154,7 @@ def history_figure(history: list[dict]):
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch")
     return fig
 
+# %% ../nbs/16_explore.ipynb #hist0002
 def scores_figure(summaries: dict[str, dict], metric: str = "CC"):
     "Bar chart of `metric` per model, overall and per style, from `EvalResult.summary()` dicts."
     import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
@@ -224,6 +227,46 @@ def order_marks(boxes, times, page_hw: tuple[int, int], display_hw: tuple[int, i
 
 
 # %% ../nbs/16_explore.ipynb #15f22118
+def _layer_maps(p: ExplorerPage, layers: list[str], t: int, hw: tuple[int, int], grid: int) -> dict[str, np.ndarray | None]:
+    "A page's maps on the display grid: the ground truth, then each prediction's — its time slice `t` (from 1) where it has one, else its static map."
+    pick = lambda n: p.slices[n][t - 1] if t and len(p.slices.get(n, [])) >= t else p.preds.get(n)
+    return {"ground truth": _display_map(p.gt, hw, grid), **{n: _display_map(pick(n), hw, grid) for n in layers[1:]}}
+
+def _difference(maps: dict, name: str) -> np.ndarray | None:
+    "Prediction `name` − ground truth (both scaled to max 1), where both exist on the same grid."
+    a, b = maps.get(name), maps["ground truth"]
+    return (a - b) if a is not None and b is not None and a.shape == b.shape else None
+
+def _panel_marks(p: ExplorerPage, layers: list[str], hw: tuple[int, int], grid: int, panels: dict) -> tuple[list, list]:
+    """The detected panels numbered by their predicted first visit, read off the slices of the first prediction that has
+    them: (shapes, annotations) for a display of size `hw`. `panels` keeps each page's detected panels, by stem."""
+    name = next((n for n in layers[1:] if p.slices.get(n)), None)
+    if name is None: return [], []
+    if p.stem not in panels: panels[p.stem] = detect_panels(load_image(p.image))
+    boxes = panels[p.stem]
+    if not boxes: return [], []
+    sl = np.stack([_display_map(f, hw, grid) for f in p.slices[name]])
+    sl = sl / np.maximum(sl.sum((1, 2), keepdims=True), 1e-12)        # each slice a density
+    page_hw = page_size(p.image)
+    return order_marks(boxes, panel_times(sl, boxes, page_hw), page_hw, hw)
+
+# %% ../nbs/16_explore.ipynb #xplr0003
+def _metric_rows(metrics: dict[str, dict], key: str, stems: set[str]) -> list[dict]:
+    "The rows of `metrics` ({stem: row}) for `stems` that have `key`, worst first."
+    rows = [r for s, r in metrics.items() if s in stems and key in r]
+    return sorted(rows, key=lambda r: r[key], reverse=key in LOWER_IS_BETTER)
+
+def _metrics_html(rows: list[dict]) -> str:
+    "Per-page metric rows as an HTML table (a note when there are none)."
+    if not rows: return "<i>no metrics for these pages</i>"
+    keys = [k for k in rows[0] if k not in ("stem", "style")]
+    head = "".join(f"<th>{k}</th>" for k in ["stem", "style", *keys])
+    body = "".join("<tr>" + f"<td>{r['stem']}</td><td>{r['style']}</td>" +
+                   "".join(f"<td>{r[k]:.3f}</td>" if isinstance(r[k], float) else f"<td>{r[k]}</td>" for k in keys) + "</tr>"
+                   for r in rows)
+    return f"{TABLE_STYLE}<table class='csal'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+# %% ../nbs/16_explore.ipynb #xplr0006
 DIFF_SCALE = "RdBu_r"   # red: the prediction puts more mass there; blue: the ground truth does
 DIFF_COLORBAR = dict(title=dict(text="prediction − ground truth", side="right"), tickvals=[-1, 0, 1],
                      ticktext=["ground truth higher", "equal", "prediction higher"], thickness=12, len=0.8)
@@ -240,25 +283,7 @@ class Explorer:
         self.layers = ["ground truth"] + sorted({n for p in self.all_pages for n in p.preds})
         self.k = max((len(v) for p in self.all_pages for v in p.slices.values()), default=0)   # time slices (the temporal chapter)
         self._panels: dict[str, list] = {}
-        styles = sorted({p.style for p in self.all_pages}); splits_ = sorted({p.split for p in self.all_pages})
-        self.split_w = W.Dropdown(options=["all"] + splits_, value="all", description="split")
-        self.style_w = W.Dropdown(options=["all"] + styles, value="all", description="style")
-        self.slider = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
-        self.name_w = W.Dropdown(description="name")
-        extra = ["panel order"] if self.k else []
-        self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"] + extra, value=["page", "ground truth"],
-                                        description="layers", rows=min(7, len(self.layers) + 2 + len(extra)))
-        self.time_w = W.SelectionSlider(options=["all (static)"] + [f"slice {j + 1}/{self.k}" for j in range(self.k)],
-                                        value="all (static)", description="time", continuous_update=False) if self.k else None
-        self.diff_w = W.Dropdown(options=self.layers[1:] or ["ground truth"], description="diff of")
-        self.opacity_w = W.FloatSlider(value=0.55, min=0, max=1, step=0.05, description="opacity")
-        self.cmap_w = W.Dropdown(options=COLORMAPS, value="Inferno", description="colormap")
-        mnames = list(self.metrics)
-        keys = sorted({k for m in self.metrics.values() for r in m.values() for k in r if k not in ("stem", "style")})
-        self.table_model_w = W.Dropdown(options=mnames or ["-"], description="metrics of")
-        self.sort_w = W.Dropdown(options=keys or ["-"], value=("CC" if "CC" in keys else (keys[0] if keys else "-")), description="sort by")
-        self.worst_w = W.Button(description="go to worst")
-        self.table = W.HTML()
+        self._controls(W)
         self._select()                       # before any observer: the first page, nothing drawn yet
         traces, layout = self._traces()      # the first view, complete: nothing is sent before display
         self.fig = go.FigureWidget(data=traces, layout=dict(layout, margin=dict(l=0, r=0, t=30, b=0), height=display_size + 40))
@@ -277,78 +302,84 @@ class Explorer:
     @property
     def page(self) -> ExplorerPage: return self.pages[self.slider.value]
 
-    def _select(self):
-        "The pages that pass the split and style filters, into the name list and the slider."
-        self.pages = [p for p in self.all_pages if self.split_w.value in ("all", p.split) and self.style_w.value in ("all", p.style)] or self.all_pages
-        self.name_w.options = [p.stem for p in self.pages]
-        self.slider.max = len(self.pages) - 1; self.slider.value = 0; self.name_w.value = self.pages[0].stem
-
-    def _filter(self):
-        self._select(); self._goto(0); self._table()
-
-    def _goto(self, i):
-        if self.name_w.value != self.pages[i].stem: self.name_w.value = self.pages[i].stem
-        self._draw()
-
-    def _traces(self):
-        "The figure for the current page and controls: (traces: page, one heatmap per layer, difference; layout)."
-        import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
-        p = self.page
-        img = display_page(p.image, self.display_size); H, W = img.shape[:2]
-        t = self.time_w.index if self.k else 0       # 0: the static maps; j: slice j of the predictions that have slices
-        pick = lambda n: p.slices[n][t - 1] if t and len(p.slices.get(n, [])) >= t else p.preds.get(n)
-        maps = {"ground truth": _display_map(p.gt, (H, W), self.grid), **{n: _display_map(pick(n), (H, W), self.grid) for n in self.layers[1:]}}
-        show, op = set(self.layer_w.value), self.opacity_w.value
-        a, b = maps.get(self.diff_w.value), maps["ground truth"]
-        d = (a - b) if a is not None and b is not None and a.shape == b.shape else None
-        traces = [go.Image(source=png_uri(img), hoverinfo="skip", visible="page" in show)] + \
-                 [heat_trace(maps[n], W, H, n, op, self.cmap_w.value, n in show) for n in self.layers] + \
-                 [heat_trace(d, W, H, "difference", op, DIFF_SCALE, "difference" in show, zmin=-1, colorbar=DIFF_COLORBAR)]
-        shapes, notes = self._order(p, H, W) if "panel order" in show else ([], [])
-        layout = dict(title=f"{p.stem} ({p.split}, {p.style})" + (f"  —  {self.time_w.value}" if self.k else ""),
-                      xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, scaleanchor="x", range=[H, 0]),
-                      shapes=shapes, annotations=notes)
-        return traces, layout
-
-    def _order(self, p: ExplorerPage, H: int, W: int):
-        "The detected panels numbered by their predicted first visit (from the first prediction with slices): (shapes, annotations)."
-        name = next((n for n in self.layers[1:] if p.slices.get(n)), None)
-        if name is None: return [], []
-        if p.stem not in self._panels: self._panels[p.stem] = detect_panels(load_image(p.image))
-        boxes = self._panels[p.stem]
-        if not boxes: return [], []
-        sl = np.stack([_display_map(f, (H, W), self.grid) for f in p.slices[name]])
-        sl = sl / np.maximum(sl.sum((1, 2), keepdims=True), 1e-12)        # each slice a density
-        page_hw = page_size(p.image)
-        return order_marks(boxes, panel_times(sl, boxes, page_hw), page_hw, (H, W))
-
-    def _draw(self):
-        traces, layout = self._traces()
-        with self.fig.batch_update():
-            for t, new in zip(self.fig.data, traces): t.update(new)
-            self.fig.layout.shapes, self.fig.layout.annotations = layout.pop("shapes"), layout.pop("annotations")  # (update() keeps old ones)
-            self.fig.layout.update(layout)
-
-    def _rows(self):
-        m = self.metrics.get(self.table_model_w.value, {})
-        key = self.sort_w.value; stems = {p.stem for p in self.pages}
-        rows = [r for s, r in m.items() if s in stems and key in r]
-        return sorted(rows, key=lambda r: r[key], reverse=key in LOWER_IS_BETTER)   # worst first
-
-    def _table(self):
-        rows = self._rows()
-        if not rows: self.table.value = "<i>no metrics for these pages</i>"; return
-        keys = [k for k in rows[0] if k not in ("stem", "style")]
-        head = "".join(f"<th>{k}</th>" for k in ["stem", "style", *keys])
-        body = "".join("<tr>" + f"<td>{r['stem']}</td><td>{r['style']}</td>" +
-                       "".join(f"<td>{r[k]:.3f}</td>" if isinstance(r[k], float) else f"<td>{r[k]}</td>" for k in keys) + "</tr>"
-                       for r in rows)
-        self.table.value = f"{TABLE_STYLE}<table class='csal'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def _worst(self):
-        rows = self._rows()
-        if rows: self.name_w.value = rows[0]["stem"]
-
     def _ipython_display_(self):
         from IPython.display import display  # only notebook display needs it
         display(self.widget)
+
+# %% ../nbs/16_explore.ipynb #xplr0009
+@patch
+def _controls(self: Explorer, W):
+    "The control widgets (ipywidgets is `W`), with nothing observed yet."
+    styles = sorted({p.style for p in self.all_pages}); splits_ = sorted({p.split for p in self.all_pages})
+    self.split_w = W.Dropdown(options=["all"] + splits_, value="all", description="split")
+    self.style_w = W.Dropdown(options=["all"] + styles, value="all", description="style")
+    self.slider = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
+    self.name_w = W.Dropdown(description="name")
+    extra = ["panel order"] if self.k else []
+    self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"] + extra, value=["page", "ground truth"],
+                                    description="layers", rows=min(7, len(self.layers) + 2 + len(extra)))
+    self.time_w = W.SelectionSlider(options=["all (static)"] + [f"slice {j + 1}/{self.k}" for j in range(self.k)],
+                                    value="all (static)", description="time", continuous_update=False) if self.k else None
+    self.diff_w = W.Dropdown(options=self.layers[1:] or ["ground truth"], description="diff of")
+    self.opacity_w = W.FloatSlider(value=0.55, min=0, max=1, step=0.05, description="opacity")
+    self.cmap_w = W.Dropdown(options=COLORMAPS, value="Inferno", description="colormap")
+    mnames = list(self.metrics)
+    keys = sorted({k for m in self.metrics.values() for r in m.values() for k in r if k not in ("stem", "style")})
+    self.table_model_w = W.Dropdown(options=mnames or ["-"], description="metrics of")
+    self.sort_w = W.Dropdown(options=keys or ["-"], value=("CC" if "CC" in keys else (keys[0] if keys else "-")), description="sort by")
+    self.worst_w = W.Button(description="go to worst")
+    self.table = W.HTML()
+
+@patch
+def _select(self: Explorer):
+    "The pages that pass the split and style filters, into the name list and the slider."
+    self.pages = [p for p in self.all_pages if self.split_w.value in ("all", p.split) and self.style_w.value in ("all", p.style)] or self.all_pages
+    self.name_w.options = [p.stem for p in self.pages]
+    self.slider.max = len(self.pages) - 1; self.slider.value = 0; self.name_w.value = self.pages[0].stem
+
+@patch
+def _filter(self: Explorer): self._select(); self._goto(0); self._table()
+
+@patch
+def _goto(self: Explorer, i):
+    if self.name_w.value != self.pages[i].stem: self.name_w.value = self.pages[i].stem
+    self._draw()
+
+# %% ../nbs/16_explore.ipynb #xplr0011
+@patch
+def _traces(self: Explorer):
+    "The figure for the current page and controls: (traces: page, one heatmap per layer, difference; layout)."
+    import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
+    p = self.page
+    img = display_page(p.image, self.display_size); H, W = img.shape[:2]
+    t = self.time_w.index if self.k else 0       # 0: the static maps; j: slice j of the predictions that have slices
+    maps = _layer_maps(p, self.layers, t, (H, W), self.grid)
+    show, op = set(self.layer_w.value), self.opacity_w.value
+    d = _difference(maps, self.diff_w.value)
+    traces = [go.Image(source=png_uri(img), hoverinfo="skip", visible="page" in show)] + \
+             [heat_trace(maps[n], W, H, n, op, self.cmap_w.value, n in show) for n in self.layers] + \
+             [heat_trace(d, W, H, "difference", op, DIFF_SCALE, "difference" in show, zmin=-1, colorbar=DIFF_COLORBAR)]
+    shapes, notes = _panel_marks(p, self.layers, (H, W), self.grid, self._panels) if "panel order" in show else ([], [])
+    layout = dict(title=f"{p.stem} ({p.split}, {p.style})" + (f"  —  {self.time_w.value}" if self.k else ""),
+                  xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, scaleanchor="x", range=[H, 0]),
+                  shapes=shapes, annotations=notes)
+    return traces, layout
+
+@patch
+def _draw(self: Explorer):
+    traces, layout = self._traces()
+    with self.fig.batch_update():
+        for t, new in zip(self.fig.data, traces): t.update(new)
+        self.fig.layout.shapes, self.fig.layout.annotations = layout.pop("shapes"), layout.pop("annotations")  # (update() keeps old ones)
+        self.fig.layout.update(layout)
+
+@patch
+def _rows(self: Explorer): return _metric_rows(self.metrics.get(self.table_model_w.value, {}), self.sort_w.value, {p.stem for p in self.pages})
+
+@patch
+def _table(self: Explorer): self.table.value = _metrics_html(self._rows())
+
+@patch
+def _worst(self: Explorer):
+    rows = self._rows()
+    if rows: self.name_w.value = rows[0]["stem"]

@@ -95,6 +95,7 @@ def _bad_name(stem: str) -> str | None:
     if "\\" in stem: return "its name holds a backslash"
     return None
 
+# %% ../nbs/15_predict.ipynb #pred0003
 def _write_zip(zip_path: Path, out: Path, written: list[Path], failed: dict[str, str]) -> Path:
     "The submission zip (entries as in `out`: flat for a folder of pages), written atomically; its comment names missing pages."
     tmp = zip_path.with_name(zip_path.name + ".tmp")
@@ -112,6 +113,60 @@ def _save_map(dens: np.ndarray, target: Path) -> None:
     Image.fromarray(density_to_uint8(torch.from_numpy(np.log(dens + 1e-300))), mode="L").save(tmp)
     tmp.replace(target)
 
+# %% ../nbs/15_predict.ipynb #pred0006
+def _reference_sizes(like: str | Path | None) -> dict[str, tuple[int, int]]:
+    "(H, W) of each reference map in `like`, by stem; {} without `like`."
+    if like is None: return {}
+    like = Path(like)
+    ref = files_by_stem(like, Discovery(root=like)) if like.is_dir() else {}
+    if not ref: raise ComicsalError(f"`like` {like}: no reference maps found there.")
+    return {s: open_lazy(p).size[::-1] for s, p in ref.items()}
+
+def _check_places(images: Path, out: Path, pages: list, like, zip_path, force: bool, resume: bool) -> dict[str, tuple[int, int]]:
+    "Refuse outputs that overlap the inputs or hold earlier results (unless `force`/`resume`); return the reference sizes."
+    inputs = [images, *{Path(p.parent) for _, p in pages}] + ([Path(like)] if like is not None else [])
+    refuse_overlap(out, inputs, "prediction folder")
+    if zip_path is not None: refuse_overlap(Path(zip_path), inputs, "submission zip")
+    sizes = _reference_sizes(like)
+    def check():       # on one rank, before any rank writes (another rank's files would make the folder "not empty")
+        ensure_writable(out, force=force or resume, what="prediction folder")
+        if zip_path is not None and Path(zip_path).exists() and not (force or resume):
+            raise ComicsalError(f"{zip_path} already exists; pass `force=True` to overwrite it.")
+    on_main_first(check)
+    return sizes
+
+# %% ../nbs/15_predict.ipynb #pred0009
+def _chunk_logits(model: SaliencyModel, chunk: list, device, temporal: bool, failed: dict[str, str]) -> list:
+    "The logits of a batch of (stem, page); if a page cannot be read, page by page: None, and its reason in `failed`, for the bad ones."
+    try: return batch_logits(model, [p for _, p in chunk], device, temporal) if chunk else []
+    except UnreadableImage:              # find the bad page(s) of the batch one by one
+        results = []
+        for stem, path in chunk:
+            try: results.append(page_logits(model, path, device, temporal))
+            except UnreadableImage as e: results.append(None); failed[stem] = str(e)
+        return results
+
+def _write_maps(stem: str, path, lp: torch.Tensor, targets: list[Path], shape, temporal: bool, failed: dict, written: list):
+    "A page's map (and time slices) at `shape` (the page's size when None) into `targets`, or its reason in `failed`."
+    if torch.isnan(lp).any() or not torch.isfinite(lp).any():
+        failed[stem] = f"{path}: the model's output is not finite (NaN/inf weights?); check the checkpoint"; return
+    try: shape = shape or page_size(path)
+    except UnreadableImage as e: failed[stem] = str(e); return
+    for target, one in zip(targets, lp if temporal else [lp]):
+        _save_map(logits_to_density(one, shape), target)
+        written.append(target)
+
+def _predict_pages(model, todo: list, targets, sizes: dict, device, batch_size: int, temporal: bool, failed: dict, written: list, bar):
+    "Predict this rank's pages `todo` in rounds of `batch_size` and write their maps; `failed` and `written` grow as it goes."
+    step = max(1, batch_size)
+    n_steps = int(max(gather_objects(-(-len(todo) // step))))        # the same number of rounds on every rank
+    for b in range(0, n_steps * step, step):
+        chunk = todo[b:b + step]
+        for (stem, path), lp in zip(chunk, _chunk_logits(model, chunk, device, temporal, failed)):
+            if lp is not None: _write_maps(stem, path, lp, targets(stem), sizes.get(stem), temporal, failed, written)
+        bar.update(int(all_sum(len(chunk))))
+
+# %% ../nbs/15_predict.ipynb #pred0012
 def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: str = "test",
             like: str | Path | None = None, zip_path: str | Path | None = None, force: bool = False,
             device=None, progress: bool = True, batch_size: int = 1, resume: bool = False, dpi: int = 150,
@@ -128,20 +183,7 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
         model = resolve_model(model, temporal=temporal)
     targets = lambda s: [out / f"{s}.png"] + [out / f"t{j}" / f"{s}.png" for j in range(temporal or 0)]
     pages = _pages_of(images, split, dpi)
-    inputs = [images, *{Path(p.parent) for _, p in pages}] + ([Path(like)] if like is not None else [])
-    refuse_overlap(out, inputs, "prediction folder")
-    if zip_path is not None: refuse_overlap(Path(zip_path), inputs, "submission zip")
-    sizes = {}
-    if like is not None:
-        like = Path(like)
-        ref = files_by_stem(like, Discovery(root=like)) if like.is_dir() else {}
-        if not ref: raise ComicsalError(f"`like` {like}: no reference maps found there.")
-        sizes = {s: open_lazy(p).size[::-1] for s, p in ref.items()}
-    def check():       # on one rank, before any rank writes (another rank's files would make the folder "not empty")
-        ensure_writable(out, force=force or resume, what="prediction folder")
-        if zip_path is not None and Path(zip_path).exists() and not (force or resume):
-            raise ComicsalError(f"{zip_path} already exists; pass `force=True` to overwrite it.")
-    on_main_first(check)
+    sizes = _check_places(images, out, pages, like, zip_path, force, resume)
     info = dist_info()
     written, failed = [], {}
     for stem, path in pages:
@@ -152,27 +194,7 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     bar = tqdm(total=len(pages), desc="predict" + (f" ({info.world} ranks)" if info.active else ""), unit="page",
                disable=not (progress and info.main))
     bar.update(len(failed) + len(done))
-    step = max(1, batch_size)
-    n_steps = int(max(gather_objects(-(-len(todo) // step))))        # the same number of rounds on every rank
-    for b in range(0, n_steps * step, step):
-        chunk = todo[b:b + step]
-        try: results = batch_logits(model, [p for _, p in chunk], device, temporal is not None) if chunk else []
-        except UnreadableImage:              # find the bad page(s) of the batch one by one
-            results = []
-            for stem, path in chunk:
-                try: results.append(page_logits(model, path, device, temporal is not None))
-                except UnreadableImage as e: results.append(None); failed[stem] = str(e)
-        for (stem, path), lp in zip(chunk, results):
-            if lp is None: continue
-            if torch.isnan(lp).any() or not torch.isfinite(lp).any():
-                failed[stem] = f"{path}: the model's output is not finite (NaN/inf weights?); check the checkpoint"
-                continue
-            try: shape = sizes.get(stem) or page_size(path)
-            except UnreadableImage as e: failed[stem] = str(e); continue
-            for target, one in zip(targets(stem), lp if temporal is not None else [lp]):
-                _save_map(logits_to_density(one, shape), target)
-                written.append(target)
-        bar.update(int(all_sum(len(chunk))))
+    _predict_pages(model, todo, targets, sizes, device, batch_size, temporal is not None, failed, written, bar)
     bar.close()
     if info.active:      # every rank learns what all wrote and what failed; rank 0 writes the zip once
         failed = {k: v for d in gather_objects(failed) for k, v in d.items()}

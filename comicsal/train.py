@@ -38,7 +38,7 @@ from .zoo import checkpoint_path, comicsal_base, fit_to_pages
 # %% auto #0
 __all__ = ['kl_loss', 'cc_loss', 'nss_loss', 'CachedPage', 'FeatureCache', 'augment', 'collate_cached', 'parse_finetune',
            'ImagePage', 'ImageCache', 'collate_images', 'data_sets', 'TrainingSets', 'fit_baseline', 'TrainingDiverged',
-           'train', 'predictor', 'train_temporal']
+           'predictor', 'train', 'train_temporal']
 
 # %% ../nbs/14_train.ipynb #a177b8d1
 def _flat(t, mask):
@@ -84,6 +84,32 @@ class CachedPage:
     page_size: tuple[int, int]    # original (H, W)
     map_size: tuple[int, int] | None
 
+def _page_features(model: ComicsalModel, p: Page, device) -> CachedPage:
+    "One page through the backbone at the model's input size, with its map (if any) as a target on the same grid."
+    img = torch.from_numpy(load_image(p.image)).permute(2, 0, 1)
+    hw = resize_long_side(tuple(img.shape[-2:]), model.long_side)
+    x = resize_tensor(img, hw)[None].to(device)
+    f = model.features(x)[0].to("cpu", torch.float16)
+    target, msize = None, None
+    if p.map is not None:
+        m = load_map(p.map); msize = m.shape
+        target = grid_target(m, tuple(f.shape[-2:]))
+    return CachedPage(p.stem, p.style, f, target, tuple(img.shape[-2:]), msize)
+
+def _save_cached(cp: CachedPage, file: Path):
+    "Write a cached page atomically: a temporary name, then a rename (a killed run leaves no half-written file)."
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    torch.save({"stem": cp.stem, "style": cp.style, "feats": cp.feats, "target": cp.target,
+                "page_size": list(cp.page_size), "map_size": list(cp.map_size) if cp.map_size else None}, tmp)
+    tmp.replace(file)
+
+def _load_cached(file: Path) -> CachedPage:
+    d = torch.load(file, weights_only=True)
+    return CachedPage(d["stem"], d["style"], d["feats"], d["target"], tuple(d["page_size"]),
+                      tuple(d["map_size"]) if d["map_size"] else None)
+
+# %% ../nbs/14_train.ipynb #fcache03
 class FeatureCache:
     "Backbone features + grid targets of `pages`, computed once (memory, or files under `cache_dir`)."
     def __init__(self, model: ComicsalModel, pages: list[Page], cache_dir: str | Path | None = None,
@@ -97,19 +123,24 @@ class FeatureCache:
             raise ComicsalError("under torchrun the feature cache must be on disk, shared by the ranks: use `cache='disk'`.")
         # under torchrun each rank computes its share of the missing pages into the shared disk cache
         todo = shard([p for p in self.pages if not self._on_disk(p)], info) if self.cache_dir is not None else self.pages
-        failed = []
-        if todo:
-            self.model.backbone.to(self.device)
-            for p in tqdm(todo, desc=desc, unit="page", disable=not progress or not info.main, leave=False):
-                try: cp = self._compute(p)
-                except UnreadableImage as e: failed.append(str(e)); continue
-                if self.cache_dir is None: self._mem[str(p.image)] = cp
-                else: self._save(p, cp)
-            self.model.backbone.to("cpu")
+        failed = self._fill(todo, progress and info.main, desc)
         if info.active: failed = [f for fs in gather_objects(failed) for f in fs]     # also waits for every shard
         if failed:
             raise ComicsalError(f"{len(failed)} of {len(self.pages)} page(s) could not be read; fix or remove them "
                                 "(the readable pages' features are computed):\n  " + "\n  ".join(failed))
+
+    def _fill(self, todo: list[Page], progress: bool, desc: str) -> list[str]:
+        "Compute the features of `todo` into memory or the disk cache; return one message per page that could not be read."
+        failed = []
+        if not todo: return failed
+        self.model.backbone.to(self.device)
+        for p in tqdm(todo, desc=desc, unit="page", disable=not progress, leave=False):
+            try: cp = _page_features(self.model, p, self.device)
+            except UnreadableImage as e: failed.append(str(e)); continue
+            if self.cache_dir is None: self._mem[str(p.image)] = cp
+            else: _save_cached(cp, self._file(p))
+        self.model.backbone.to("cpu")
+        return failed
 
     def key(self, p: Page) -> str:
         st = p.image.stat()
@@ -120,33 +151,10 @@ class FeatureCache:
 
     def _file(self, p): return self.cache_dir / f"{p.stem}-{self.key(p)}.pt"
     def _on_disk(self, p): return self.cache_dir is not None and self._file(p).is_file()
-
-    def _compute(self, p: Page) -> CachedPage:
-        img = torch.from_numpy(load_image(p.image)).permute(2, 0, 1)
-        hw = resize_long_side(tuple(img.shape[-2:]), self.model.long_side)
-        x = resize_tensor(img, hw)[None].to(self.device)
-        f = self.model.features(x)[0].to("cpu", torch.float16)
-        target, msize = None, None
-        if p.map is not None:
-            m = load_map(p.map); msize = m.shape
-            target = grid_target(m, tuple(f.shape[-2:]))
-        return CachedPage(p.stem, p.style, f, target, tuple(img.shape[-2:]), msize)
-
-    def _save(self, p, cp):
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._file(p).with_suffix(".tmp")
-        torch.save({"stem": cp.stem, "style": cp.style, "feats": cp.feats, "target": cp.target,
-                    "page_size": list(cp.page_size), "map_size": list(cp.map_size) if cp.map_size else None}, tmp)
-        tmp.replace(self._file(p))
-
     def __len__(self): return len(self.pages)
-
     def __getitem__(self, i: int) -> CachedPage:
         p = self.pages[i]
-        if self.cache_dir is None: return self._mem[str(p.image)]
-        d = torch.load(self._file(p), weights_only=True)
-        return CachedPage(d["stem"], d["style"], d["feats"], d["target"], tuple(d["page_size"]),
-                          tuple(d["map_size"]) if d["map_size"] else None)
+        return self._mem[str(p.image)] if self.cache_dir is None else _load_cached(self._file(p))
 
 # %% ../nbs/14_train.ipynb #df61929f
 def augment(cp: CachedPage, rng: np.random.Generator, crop: float = 0.5, hflip: bool = False):
@@ -181,6 +189,7 @@ def parse_finetune(spec: str | None) -> int:
         raise ComicsalError(f"`finetune` {spec!r}: write last:N, N ≥ 1 (the backbone's last N blocks are trained).")
     return int(m.group(1))
 
+# %% ../nbs/14_train.ipynb #imgcach1
 @dataclass
 class ImagePage:
     stem: str
@@ -219,34 +228,6 @@ class _EndToEnd(nn.Module):
         return self.model.head(f, mask, windows)
 
 # %% ../nbs/14_train.ipynb #a581e721
-def _val_grid_metrics(model: ComicsalModel, cache: FeatureCache | ImageCache, device) -> dict:
-    "KLD and CC of the model on the validation grid targets (cheap; used for early stopping)."
-    model.head.eval(); kls, ccs = [], []
-    with torch.no_grad():
-        for i in range(len(cache)):
-            cp = cache[i]
-            if isinstance(cache, ImageCache): f = model.features(cp.image.float()[None].to(device)).float()
-            else: f = cp.feats.float()[None].to(device)
-            t = cp.target[None].to(device)
-            m = torch.ones(1, 1, *f.shape[-2:], dtype=torch.bool, device=device)
-            lp = log_density(model.logits_from_features(f), m)
-            kls.append(kl_loss(lp, t, m[:, 0]).item()); ccs.append(-cc_loss(lp, t, m[:, 0]).item())
-    return {"KLD": float(np.mean(kls)), "CC": float(np.mean(ccs))}
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state()}
-
-def _init_head(model: ComicsalModel, init: str):
-    "Load readout weights from a checkpoint: a path, a `latest:` spec or a shipped model's name."
-    path = checkpoint_path(init)
-    ck = read_checkpoint(path)
-    if ck["config"].get("kind") != "comicsal":
-        raise ComicsalError(f"`init` {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
-    if ck["config"].get("backbone") != model.backbone_name:
-        raise ComicsalError(f"`init` {init}: trained on {ck['config'].get('backbone')}, not {model.backbone_name}; "
-                            f"use `backbone={ck['config'].get('backbone')!r}`.")
-    model.load_state_dict(ck["state"], strict=False)
-
 def data_sets(data: str | list[str]) -> list[tuple[Path, float]]:
     "Parse `data` — a folder, or a list of `DIR` / `DIR:WEIGHT` — into (folder, weight) pairs."
     items = [data] if isinstance(data, (str, Path)) else list(data)
@@ -283,6 +264,35 @@ def fit_baseline(cfg: TrainConfig, sets: TrainingSets) -> SaliencyModel:
     pages, _ = sets.pages("train")
     return fit_to_pages(build_model({"kind": cfg.model}), tqdm(pages, desc=f"fit {cfg.model}", unit="page", leave=False))
 
+# %% ../nbs/14_train.ipynb #valgrd02
+def _val_grid_metrics(model: ComicsalModel, cache: FeatureCache | ImageCache, device) -> dict:
+    "KLD and CC of the model on the validation grid targets (cheap; used for early stopping)."
+    model.head.eval(); kls, ccs = [], []
+    with torch.no_grad():
+        for i in range(len(cache)):
+            cp = cache[i]
+            if isinstance(cache, ImageCache): f = model.features(cp.image.float()[None].to(device)).float()
+            else: f = cp.feats.float()[None].to(device)
+            t = cp.target[None].to(device)
+            m = torch.ones(1, 1, *f.shape[-2:], dtype=torch.bool, device=device)
+            lp = log_density(model.logits_from_features(f), m)
+            kls.append(kl_loss(lp, t, m[:, 0]).item()); ccs.append(-cc_loss(lp, t, m[:, 0]).item())
+    return {"KLD": float(np.mean(kls)), "CC": float(np.mean(ccs))}
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state()}
+
+def _init_head(model: ComicsalModel, init: str):
+    "Load readout weights from a checkpoint: a path, a `latest:` spec or a shipped model's name."
+    path = checkpoint_path(init)
+    ck = read_checkpoint(path)
+    if ck["config"].get("kind") != "comicsal":
+        raise ComicsalError(f"`init` {init}: a {ck['config'].get('kind')} checkpoint cannot initialise a comicsal readout.")
+    if ck["config"].get("backbone") != model.backbone_name:
+        raise ComicsalError(f"`init` {init}: trained on {ck['config'].get('backbone')}, not {model.backbone_name}; "
+                            f"use `backbone={ck['config'].get('backbone')!r}`.")
+    model.load_state_dict(ck["state"], strict=False)
+
 # %% ../nbs/14_train.ipynb #7ae9fa10
 class TrainingDiverged(ComicsalError):
     "The loss or the weights became NaN/inf; the last good checkpoint is kept."
@@ -293,34 +303,19 @@ def _diverged(cfg, out: Path, epoch: int, what: str) -> TrainingDiverged:
     return TrainingDiverged(f"training diverged at epoch {epoch}: {what} is not finite; {kept}. "
                             f"Lower the learning rate (`lr={cfg.lr:g}` now; the default is {TrainConfig.lr:g}) and start again.")
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool = False, progress: bool = True,
-          stop_after: int | None = None, evaluate_val: bool = True) -> dict:
-    """Train (or fit) `cfg.model` on `cfg.data`; write results to `out`; return the summary.
-    `stop_after` ends the run after that many epochs, as an interruption would (for tests of `resume`)."""
-    out = Path(out)
-    info = dist_info()
+def _open_run(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[TrainConfig, dict | None]:
+    "(config, saved state): with `resume` both from `out`/last.pt (the saved config wins); else `out` must be new or empty (or `force`)."
     if resume:
         if not (out / "last.pt").is_file(): raise ComicsalError(f"`resume`: {out}/last.pt does not exist; start without `resume`.")
         saved = read_checkpoint(out / "last.pt")
-        cfg = TrainConfig.from_dict(saved["train_config"])
-    else:
-        on_main_first(lambda: ensure_writable(out, force=force, what="training output folder"))
-    seed_everything(cfg.seed)
-    sets = TrainingSets.load(cfg.data)
-    device = rank_device(cfg.device)
-    t0 = time.time()
-    if cfg.model != "comicsal":
-        if cfg.model not in (*BASELINES, *STRUCTURE_PRIORS):
-            raise ComicsalError(f"unknown model {cfg.model!r}; use comicsal or one of {', '.join((*BASELINES, *STRUCTURE_PRIORS))}.")
-        model = fit_baseline(cfg, sets)
-        summary = {"model": cfg.model, "epochs": 0, "seconds": round(time.time() - t0, 2)}
-        return _finish(model, cfg, out, sets, summary, [], device, progress and info.main, evaluate_val)
+        return TrainConfig.from_dict(saved["train_config"]), saved
+    on_main_first(lambda: ensure_writable(out, force=force, what="training output folder"))
+    return cfg, None
 
-    n_ft = parse_finetune(cfg.finetune)     # the model unfreezes those blocks itself (and says so in its config)
-    model = ComicsalModel(cfg.backbone, cfg.long_side, cfg.stride, cfg.hidden, structure=cfg.structure, finetune=n_ft)
-    if cfg.init and not resume: _init_head(model, cfg.init)
-    cache_dir = None
-    if cfg.cache == "disk": cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features")
+def _caches(model: ComicsalModel, cfg: TrainConfig, sets: TrainingSets, n_ft: int, device, progress: bool):
+    "(train cache, val cache or None, the training pages' weights): pages decoded when fine-tuning, else backbone features."
+    info = dist_info()
+    cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features") if cfg.cache == "disk" else None
     train_pages, train_w = sets.pages("train"); val_pages, _ = sets.pages("val")
     if n_ft:      # end to end: the backbone changes, so pages are cached decoded, not as features
         tr = ImageCache(model, train_pages, progress and info.main, "pages (train)")
@@ -328,97 +323,125 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool =
     else:
         tr = FeatureCache(model, train_pages, cache_dir, device, progress, "features (train)")
         va = FeatureCache(model, val_pages, cache_dir, device, progress, "features (val)") if val_pages else None
-    t_feats = time.time() - t0
-    amp = bool(n_ft and cfg.amp and device.type == "cuda")
-    model.head.to(device)
-    if n_ft:
-        model.backbone.to(device)
-        if device.type == "cuda": model.backbone.to(memory_format=torch.channels_last)
-    net = _EndToEnd(model) if n_ft else model.head
-    if info.active:      # DDP averages the gradients (the readout's; with --finetune also the blocks') over the ranks
-        net = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
-    groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
-    if n_ft: groups.append({"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": cfg.lr * cfg.finetune_lr})
-    opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
-    history, start, best, best_state, bad = [], 0, None, None, 0
-    if resume:
-        model.load_state_dict(saved["state"], strict=False); opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"]); history = saved["history"]; start = saved["epoch"] + 1
-        best, bad = saved["best"], saved["bad_epochs"]; best_state = saved["best_state"]
-        torch.set_rng_state(saved["rng"]["torch"])
-    sign = 1 if cfg.monitor == "KLD" else -1
-    bar = tqdm(range(start, cfg.epochs), desc="train" + (f" ({info.world} ranks)" if info.active else ""), unit="epoch",
-               disable=not progress or not info.main, initial=start, total=cfg.epochs)
-    t1 = time.time()
-    for epoch in bar:
-        model.head.train()
-        rng = np.random.default_rng([cfg.seed, epoch])
-        order = rng.permutation(len(tr)); losses = []
-        for b in range(0, len(order), cfg.batch_size):
-            gidx = order[b:b + cfg.batch_size]              # the global batch: the same on every rank
-            if len(gidx) < info.world: continue             # a last batch too small to give every rank a page
-            idx = gidx[info.rank::info.world]
-            if n_ft:
-                size = (max(tr[int(i)].image.shape[-2] for i in gidx), max(tr[int(i)].image.shape[-1] for i in gidx))
-                flips = [cfg.hflip and np.random.default_rng([cfg.seed, epoch, int(i)]).random() < 0.5 for i in idx]
-                feats, tg, mask, wins = collate_images([tr[int(i)] for i in idx], model.stride, flips, size)
-            else:
-                items = [augment(tr[int(i)], np.random.default_rng([cfg.seed, epoch, int(i)]), cfg.crop, cfg.hflip) for i in idx]
-                feats, tg, mask, wins = collate_cached(items)
-            feats, tg, mask = feats.to(device), tg.to(device), mask.to(device)
-            if n_ft and device.type == "cuda": feats = feats.contiguous(memory_format=torch.channels_last)
-            w = torch.tensor([train_w[int(i)] for i in idx], dtype=torch.float32, device=device)
-            try:
-                with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                    logits = net(feats, mask, wins)
-                lp = log_density(logits.float(), mask)
-            except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
-            loss = kl_loss(lp, tg, mask[:, 0], w)
-            if cfg.loss_cc: loss = loss + cfg.loss_cc * cc_loss(lp, tg, mask[:, 0], w)
-            if cfg.loss_nss: loss = loss + cfg.loss_nss * nss_loss(lp, tg, mask[:, 0], w)
-            if info.active:   # weight this rank's mean so that DDP's average over ranks is the global batch's mean
-                loss = loss * (info.world * float(w.sum()) / float(sum(train_w[int(i)] for i in gidx)))
-            value = all_sum(loss.item()) / info.world      # the global batch's loss, the same on every rank
-            if not np.isfinite(value): raise _diverged(cfg, out, epoch, f"the loss ({value})")
-            opt.zero_grad(); scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); losses.append(value)
-            if any(not torch.isfinite(p).all() for g in groups for p in g["params"]):
-                raise _diverged(cfg, out, epoch, "a weight after the optimiser step")
-        sched.step()
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]}
-        try:
-            if va is not None: row.update({f"val_{k}": v for k, v in _val_grid_metrics(model, va, device).items()})
+    return tr, va, train_w
 
-        except FloatingPointError: raise _diverged(cfg, out, epoch, "the readout's blur width") from None
-        if not all(np.isfinite(v) for v in row.values()): raise _diverged(cfg, out, epoch, "a validation score")
-        history.append(row)
-        score = row.get(f"val_{cfg.monitor}", row["train_loss"] if cfg.monitor == "KLD" else -row["train_loss"])
-        if best is None or sign * score < sign * best:
-            best, bad = score, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in
-                          (trainable_state(model) if n_ft else model.head.state_dict()).items()}
+# %% ../nbs/14_train.ipynb #steps004
+class _Fit:
+    "The model on its device, the module to train (in DDP under torchrun), the parameter groups, Adam, its GradScaler and schedule."
+    def __init__(self, model: ComicsalModel, cfg: TrainConfig, n_ft: int, device: torch.device, out: Path):
+        self.model, self.cfg, self.n_ft, self.device, self.out, self.info = model, cfg, n_ft, device, out, dist_info()
+        self.amp = bool(n_ft and cfg.amp and device.type == "cuda")
+        model.head.to(device)
+        if n_ft:
+            model.backbone.to(device)
+            if device.type == "cuda": model.backbone.to(memory_format=torch.channels_last)
+        self.net = _EndToEnd(model) if n_ft else model.head
+        if self.info.active:      # DDP averages the gradients (the readout's; with --finetune also the blocks') over the ranks
+            self.net = DDP(self.net, device_ids=[device.index] if device.type == "cuda" else None)
+        self.groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
+        if n_ft: self.groups.append({"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": cfg.lr * cfg.finetune_lr})
+        self.opt = torch.optim.Adam(self.groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.epochs))
+
+    def weights(self) -> dict:
+        "The weights worth keeping as the best epoch's: the readout's, and with fine-tuning the trained blocks'."
+        return trainable_state(self.model) if self.n_ft else self.model.head.state_dict()
+
+# %% ../nbs/14_train.ipynb #steps007
+def _batch(fit: _Fit, tr, gidx, idx, epoch: int):
+    "This rank's pages `idx` of the global batch `gidx`, augmented as (seed, epoch, page) says, on the device: (inputs, targets, mask, windows)."
+    cfg = fit.cfg
+    if fit.n_ft:
+        size = (max(tr[int(i)].image.shape[-2] for i in gidx), max(tr[int(i)].image.shape[-1] for i in gidx))
+        flips = [cfg.hflip and np.random.default_rng([cfg.seed, epoch, int(i)]).random() < 0.5 for i in idx]
+        feats, tg, mask, wins = collate_images([tr[int(i)] for i in idx], fit.model.stride, flips, size)
+    else:
+        items = [augment(tr[int(i)], np.random.default_rng([cfg.seed, epoch, int(i)]), cfg.crop, cfg.hflip) for i in idx]
+        feats, tg, mask, wins = collate_cached(items)
+    feats, tg, mask = feats.to(fit.device), tg.to(fit.device), mask.to(fit.device)
+    if fit.n_ft and fit.device.type == "cuda": feats = feats.contiguous(memory_format=torch.channels_last)
+    return feats, tg, mask, wins
+
+def _loss(fit: _Fit, feats, tg, mask, wins, w, epoch: int) -> torch.Tensor:
+    "This rank's weighted loss on a batch: KL, plus the CC and NSS terms when asked for."
+    cfg = fit.cfg
+    try:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=fit.amp):
+            logits = fit.net(feats, mask, wins)
+        lp = log_density(logits.float(), mask)
+    except FloatingPointError: raise _diverged(cfg, fit.out, epoch, "the readout's blur width") from None
+    loss = kl_loss(lp, tg, mask[:, 0], w)
+    if cfg.loss_cc: loss = loss + cfg.loss_cc * cc_loss(lp, tg, mask[:, 0], w)
+    if cfg.loss_nss: loss = loss + cfg.loss_nss * nss_loss(lp, tg, mask[:, 0], w)
+    return loss
+
+# %% ../nbs/14_train.ipynb #steps014
+def _train_epoch(fit: _Fit, tr, train_w: list[float], epoch: int) -> list[float]:
+    "One pass over the training pages, one optimiser step per global batch; returns the global batches' losses."
+    cfg, info = fit.cfg, fit.info
+    fit.model.head.train()
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(tr)); losses = []
+    for b in range(0, len(order), cfg.batch_size):
+        gidx = order[b:b + cfg.batch_size]              # the global batch: the same on every rank
+        if len(gidx) < info.world: continue             # a last batch too small to give every rank a page
+        idx = gidx[info.rank::info.world]
+        feats, tg, mask, wins = _batch(fit, tr, gidx, idx, epoch)
+        w = torch.tensor([train_w[int(i)] for i in idx], dtype=torch.float32, device=fit.device)
+        loss = _loss(fit, feats, tg, mask, wins, w, epoch)
+        if info.active:   # weight this rank's mean so that DDP's average over ranks is the global batch's mean
+            loss = loss * (info.world * float(w.sum()) / float(sum(train_w[int(i)] for i in gidx)))
+        value = all_sum(loss.item()) / info.world      # the global batch's loss, the same on every rank
+        if not np.isfinite(value): raise _diverged(cfg, fit.out, epoch, f"the loss ({value})")
+        fit.opt.zero_grad(); fit.scaler.scale(loss).backward(); fit.scaler.step(fit.opt); fit.scaler.update(); losses.append(value)
+        if any(not torch.isfinite(p).all() for g in fit.groups for p in g["params"]):
+            raise _diverged(cfg, fit.out, epoch, "a weight after the optimiser step")
+    return losses
+
+def _epoch_row(fit: _Fit, va, losses: list[float], epoch: int) -> dict:
+    "The epoch's row of the history: mean training loss, learning rate, validation grid scores — all finite, or TrainingDiverged."
+    row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": fit.opt.param_groups[0]["lr"]}
+    try:
+        if va is not None: row.update({f"val_{k}": v for k, v in _val_grid_metrics(fit.model, va, fit.device).items()})
+    except FloatingPointError: raise _diverged(fit.cfg, fit.out, epoch, "the readout's blur width") from None
+    if not all(np.isfinite(v) for v in row.values()): raise _diverged(fit.cfg, fit.out, epoch, "a validation score")
+    return row
+
+# %% ../nbs/14_train.ipynb #steps010
+class _Watch:
+    "Early stopping's record: the history, the epoch to start from, the best score, its weights, the epochs since it."
+    def __init__(self, monitor: str, history: list | None = None, start: int = 0, best=None, best_state=None, bad: int = 0):
+        self.monitor, self.sign = monitor, 1 if monitor == "KLD" else -1
+        self.history = [] if history is None else history
+        self.start, self.best, self.best_state, self.bad = start, best, best_state, bad
+
+    def see(self, row: dict, weights) -> float:
+        "Add an epoch's row; keep a copy of `weights()` when its score is the best so far. Returns the score."
+        self.history.append(row)
+        score = row.get(f"val_{self.monitor}", row["train_loss"] if self.monitor == "KLD" else -row["train_loss"])
+        if self.best is None or self.sign * score < self.sign * self.best:
+            self.best, self.bad = score, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in weights().items()}
         else:
-            bad += 1
-        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **({f"val_{cfg.monitor}": f"{score:.4f}"} if va else {}))
-        if info.main:
-            save_checkpoint(out / "last.pt", model, train_config=cfg.asdict(), optimizer=opt.state_dict(),
-                            scheduler=sched.state_dict(), history=history, epoch=epoch, best=best, bad_epochs=bad,
-                            best_state=best_state, rng=_rng_state())
-        if bad >= cfg.patience: break
-        if stop_after is not None and epoch + 1 - start >= stop_after:
-            return {"interrupted_after_epoch": epoch}
-    if n_ft: model.load_state_dict(best_state, strict=False)
-    else: model.head.load_state_dict(best_state)
-    summary = {"model": "comicsal", "backbone": cfg.backbone, "epochs": len(history),
-               "best_epoch": int(np.argmin([sign * h.get(f"val_{cfg.monitor}", h["train_loss"]) for h in history])),
-               "seconds_features": round(t_feats, 1), "seconds_training": round(time.time() - t1, 1)}
-    if info.active: summary["ranks"] = info.world
-    if not info.main:      # rank 0 evaluates and writes the run's files; the others wait for it
-        barrier(); return summary
-    summary = _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_val)
-    barrier()
-    return summary
+            self.bad += 1
+        return score
+
+    def best_epoch(self) -> int:
+        return int(np.argmin([self.sign * h.get(f"val_{self.monitor}", h["train_loss"]) for h in self.history]))
+
+    def save(self, path: Path, fit: _Fit, epoch: int):
+        "The checkpoint `resume` continues from: weights, optimiser, schedule, this record and the torch RNG."
+        save_checkpoint(path, fit.model, train_config=fit.cfg.asdict(), optimizer=fit.opt.state_dict(),
+                        scheduler=fit.sched.state_dict(), history=self.history, epoch=epoch, best=self.best, bad_epochs=self.bad,
+                        best_state=self.best_state, rng=_rng_state())
+
+def _restore(saved: dict, fit: _Fit) -> _Watch:
+    "Continue from last.pt: the weights, optimiser, schedule and torch RNG as they were, and the early-stopping record."
+    fit.model.load_state_dict(saved["state"], strict=False); fit.opt.load_state_dict(saved["optimizer"])
+    fit.sched.load_state_dict(saved["scheduler"])
+    watch = _Watch(fit.cfg.monitor, saved["history"], saved["epoch"] + 1, saved["best"], saved["best_state"], saved["bad_epochs"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    return watch
 
 # %% ../nbs/14_train.ipynb #9388bcb9
 def _finish(model, cfg, out, sets, summary, history, device, progress, evaluate_val) -> dict:
@@ -452,7 +475,88 @@ def predictor(model: SaliencyModel, pages: list[Page], device=None):
     fn.__name__ = getattr(model, "name", "model")
     return fn
 
+def _fit_only(cfg: TrainConfig, out: Path, sets: TrainingSets, device, t0: float, progress: bool, evaluate_val: bool) -> dict:
+    "A baseline or structure prior: fitted in one step, then evaluated and saved like a trained model."
+    if cfg.model not in (*BASELINES, *STRUCTURE_PRIORS):
+        raise ComicsalError(f"unknown model {cfg.model!r}; use comicsal or one of {', '.join((*BASELINES, *STRUCTURE_PRIORS))}.")
+    model = fit_baseline(cfg, sets)
+    summary = {"model": cfg.model, "epochs": 0, "seconds": round(time.time() - t0, 2)}
+    return _finish(model, cfg, out, sets, summary, [], device, progress, evaluate_val)
+
+# %% ../nbs/14_train.ipynb #train002
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, force: bool = False, progress: bool = True,
+          stop_after: int | None = None, evaluate_val: bool = True) -> dict:
+    """Train (or fit) `cfg.model` on `cfg.data`; write results to `out`; return the summary.
+    `stop_after` ends the run after that many epochs, as an interruption would (for tests of `resume`)."""
+    out, info = Path(out), dist_info()
+    cfg, saved = _open_run(cfg, out, resume, force)
+    seed_everything(cfg.seed)
+    sets = TrainingSets.load(cfg.data)
+    device = rank_device(cfg.device)
+    t0 = time.time()
+    if cfg.model != "comicsal": return _fit_only(cfg, out, sets, device, t0, progress and info.main, evaluate_val)
+    n_ft = parse_finetune(cfg.finetune)     # the model unfreezes those blocks itself (and says so in its config)
+    model = ComicsalModel(cfg.backbone, cfg.long_side, cfg.stride, cfg.hidden, structure=cfg.structure, finetune=n_ft)
+    if cfg.init and not resume: _init_head(model, cfg.init)
+    tr, va, train_w = _caches(model, cfg, sets, n_ft, device, progress)
+    t_feats = time.time() - t0
+    fit = _Fit(model, cfg, n_ft, device, out)
+    watch = _restore(saved, fit) if resume else _Watch(cfg.monitor)
+    bar = tqdm(range(watch.start, cfg.epochs), desc="train" + (f" ({info.world} ranks)" if info.active else ""), unit="epoch",
+               disable=not progress or not info.main, initial=watch.start, total=cfg.epochs)
+    t1 = time.time()
+    for epoch in bar:
+        losses = _train_epoch(fit, tr, train_w, epoch)
+        fit.sched.step()
+        row = _epoch_row(fit, va, losses, epoch)
+        score = watch.see(row, fit.weights)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **({f"val_{cfg.monitor}": f"{score:.4f}"} if va else {}))
+        if info.main: watch.save(out / "last.pt", fit, epoch)
+        if watch.bad >= cfg.patience: break
+        if stop_after is not None and epoch + 1 - watch.start >= stop_after:
+            return {"interrupted_after_epoch": epoch}
+    if n_ft: model.load_state_dict(watch.best_state, strict=False)
+    else: model.head.load_state_dict(watch.best_state)
+    summary = {"model": "comicsal", "backbone": cfg.backbone, "epochs": len(watch.history), "best_epoch": watch.best_epoch(),
+               "seconds_features": round(t_feats, 1), "seconds_training": round(time.time() - t1, 1)}
+    if info.active: summary["ranks"] = info.world
+    if not info.main:      # rank 0 evaluates and writes the run's files; the others wait for it
+        barrier(); return summary
+    summary = _finish(model, cfg, out, sets, summary, watch.history, device, progress, evaluate_val)
+    barrier()
+    return summary
+
 # %% ../nbs/14_train.ipynb #f68941d1
+def _scanpath_pages(sets: TrainingSets, data) -> dict[str, list[tuple[Page, float]]]:
+    "The (page, weight) pairs of each split that have scanpaths; an error when no training page has any."
+    split_pages = {}
+    for split in ("train", "val"):
+        pages, weights = sets.pages(split)
+        split_pages[split] = [(p, w) for p, w in zip(pages, weights) if scanpath_file(p) is not None]
+    if not split_pages["train"]:
+        raise ComicsalError(f"none of the training pages of {data} has scanpaths: time slices need fixation files with "
+                            "'per_observer_scanpath' (MIT1003) or a synthetic dataset's layout/ folder.")
+    return split_pages
+
+def _slice_data(base_model, split_pages: dict, k: int, seconds: float, by, cache_dir, dev, progress: bool):
+    "Per split: the pages' cached features, their fixations counted per time slice on the feature grid, and their weights."
+    cache = FeatureCache(base_model, [p for s in split_pages.values() for p, _ in s], cache_dir, dev, progress, desc="features")
+    feats, counts, weights, n = {}, {}, {}, 0
+    for split, items in split_pages.items():
+        feats[split] = [cache[n + i].feats for i in range(len(items))]; n += len(items)
+        counts[split] = [slice_counts(p, tuple(f.shape[-2:]), k, seconds, by) for (p, _), f in zip(items, feats[split])]
+        weights[split] = [w for _, w in items]
+    return feats, counts, weights
+
+def _regime_by_style(model: TemporalModel, items: list, feats: list) -> dict[str, float]:
+    "The mean gate per style of page: does it tell comics from photographs?"
+    regime: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for (p, _), f in zip(items, feats):
+            regime.setdefault(p.style, []).append(float(model.temporal.regime(model.temporal.norm(f[None].float()))[0]))
+    return {k: float(np.mean(v)) for k, v in sorted(regime.items())}
+
+# %% ../nbs/14_train.ipynb #tempo002
 def _nll_epoch(model, feats, counts, weights, batch_size, dev, opt=None, rng=None, static=False) -> float:
     "One pass over the pages (training when `opt` is given): the weighted mean NLL per fixation, in nats."
     order = rng.permutation(len(feats)) if rng is not None else np.arange(len(feats))
@@ -470,6 +574,18 @@ def _nll_epoch(model, feats, counts, weights, batch_size, dev, opt=None, rng=Non
         total += float(loss.detach()) * float(w.sum()); wsum += float(w.sum())
     return total / max(wsum, 1e-12)
 
+def _fit_slices(model, feats, counts, weights, epochs: int, batch_size: int, dev, opt, rng, progress: bool) -> list[dict]:
+    "Train the temporal readout for `epochs`; the history of the training (and validation) NLL."
+    history = []
+    for ep in tqdm(range(epochs), desc="temporal readout", unit="epoch", disable=not progress, leave=False):
+        model.temporal.train()
+        row = {"epoch": ep + 1, "train_nll": _nll_epoch(model, feats["train"], counts["train"], weights["train"], batch_size, dev, opt, rng)}
+        model.eval()
+        if feats["val"]: row["val_nll"] = _nll_epoch(model, feats["val"], counts["val"], weights["val"], batch_size, dev)
+        history.append(row)
+    return history
+
+# %% ../nbs/14_train.ipynb #tempo005
 def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: float = TIME_SECONDS, hidden: int = 8,
                    epochs: int = TEMPORAL_TRAIN.epochs, batch_size: int = TEMPORAL_TRAIN.batch_size, lr: float = TEMPORAL_TRAIN.lr, seed: int = 0, by: str | None = None,
                    cache_dir: str | Path | None = None, device=None, force: bool = False, progress: bool = True) -> dict:
@@ -481,38 +597,16 @@ def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: f
     seed_everything(seed)
     dev = get_device(device)
     base_model = comicsal_base(base)
-    sets = TrainingSets.load(data)
-    split_pages = {}
-    for split in ("train", "val"):
-        pages, weights = sets.pages(split)
-        split_pages[split] = [(p, w) for p, w in zip(pages, weights) if scanpath_file(p) is not None]
-    if not split_pages["train"]:
-        raise ComicsalError(f"none of the training pages of {data} has scanpaths: time slices need fixation files with "
-                            "'per_observer_scanpath' (MIT1003) or a synthetic dataset's layout/ folder.")
+    split_pages = _scanpath_pages(TrainingSets.load(data), data)
     model = TemporalModel(base_model, k, seconds, hidden).to(dev)
-    cache = FeatureCache(base_model, [p for s in split_pages.values() for p, _ in s], cache_dir, dev, progress, desc="features")
-    feats, counts, weights, n = {}, {}, {}, 0
-    for split, items in split_pages.items():
-        feats[split] = [cache[n + i].feats for i in range(len(items))]; n += len(items)
-        counts[split] = [slice_counts(p, tuple(f.shape[-2:]), k, seconds, by) for (p, _), f in zip(items, feats[split])]
-        weights[split] = [w for _, w in items]
+    feats, counts, weights = _slice_data(base_model, split_pages, k, seconds, by, cache_dir, dev, progress)
     tot = torch.stack([c.sum((1, 2)) for c in counts["train"]]).sum(0)
     model.temporal.share.copy_((tot / tot.sum()).to(dev))
     opt = torch.optim.Adam([p for p in model.temporal.parameters() if p.requires_grad], lr=lr)
     rng = np.random.default_rng(seed)
     ref = {s: _nll_epoch(model, feats[s], counts[s], weights[s], batch_size, dev, static=True) for s in feats if feats[s]}
-    history = []
-    for ep in tqdm(range(epochs), desc="temporal readout", unit="epoch", disable=not progress, leave=False):
-        model.temporal.train()
-        row = {"epoch": ep + 1, "train_nll": _nll_epoch(model, feats["train"], counts["train"], weights["train"], batch_size, dev, opt, rng)}
-        model.eval()
-        if feats["val"]: row["val_nll"] = _nll_epoch(model, feats["val"], counts["val"], weights["val"], batch_size, dev)
-        history.append(row)
+    history = _fit_slices(model, feats, counts, weights, epochs, batch_size, dev, opt, rng, progress)
     model.eval().cpu()
-    regime: dict[str, list[float]] = {}          # the gate per style of page: does it tell comics from photographs?
-    with torch.no_grad():
-        for (p, _), f in zip(split_pages["train"], feats["train"]):
-            regime.setdefault(p.style, []).append(float(model.temporal.regime(model.temporal.norm(f[None].float()))[0]))
     gain = lambda s, key: (ref[s] - history[-1][key]) / math.log(2) if s in ref and key in history[-1] else None
     summary = {"k": k, "seconds": seconds, "hidden": hidden, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
                "data": [str(d) for d in ([data] if isinstance(data, (str, Path)) else data)],
@@ -521,7 +615,7 @@ def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: f
                "static_nll": ref, "history": history,
                "ig_over_static_bits": {"train": gain("train", "train_nll"), "val": gain("val", "val_nll")},
                "blur": model.temporal.log_blur.exp().tolist(), "gain": model.temporal.gain.tolist(),
-               "regime_by_style": {k: float(np.mean(v)) for k, v in sorted(regime.items())},
+               "regime_by_style": _regime_by_style(model, split_pages["train"], feats["train"]),
                "comicsal_version": comicsal.__version__}
     save_checkpoint(out / "model.pt", model, temporal_training=json.loads(json.dumps(summary)))
     (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
