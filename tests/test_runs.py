@@ -87,7 +87,7 @@ def test_interrupted_run_is_marked_and_skipped(sample, tmp_path, monkeypatch):
         latest_run("evaluate", tmp_path)
 
 
-@pytest.mark.parametrize("name", ["../x", "../01_data", "ESCAPE", "/tmp/x", "..", "a/b", "", "-p"])
+@pytest.mark.parametrize("name", ["../x", "../02_data", "ESCAPE", "/tmp/x", "..", "a/b", "", "-p"])
 def test_run_names_cannot_leave_the_runs_folder(tmp_path, monkeypatch, name):
     import os
 
