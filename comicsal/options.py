@@ -133,7 +133,7 @@ class DataSimulateOptions:
     force: bool = opt(False, "replace a non-empty `out`")
     no_progress: bool = False
 
-# %% ../nbs/01_options.ipynb #opt16
+# %% ../nbs/01_options.ipynb #baca9965
 @dataclass
 class EvaluateOptions(PageOptions):
     "score saliency maps against ground truth (metrics.json, per_image.csv)"
@@ -154,6 +154,7 @@ class EvaluateOptions(PageOptions):
     force: bool = opt(False, "overwrite metrics.json / per_image.csv in `out`")
     no_progress: bool = False
 
+# %% ../nbs/01_options.ipynb #92cfb8ee
 _T, _TT = TrainConfig, TEMPORAL_TRAIN
 
 @dataclass
@@ -194,6 +195,7 @@ class TrainOptions(PageOptions):
     force: bool = opt(False, "overwrite a non-empty `out`")
     no_progress: bool = False
 
+# %% ../nbs/01_options.ipynb #3155a67e
 @dataclass
 class PredictOptions(PageOptions):
     "write 8-bit saliency maps (PNG, same stems) for a folder of pages"
