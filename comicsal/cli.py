@@ -139,6 +139,7 @@ def _summary_table(s: dict) -> str:
         if m: lines.append(f"  val {proto:<6}" + "  ".join(f"{k} {v:.4f}" for k, v in m.items() if v is not None))
     return "\n".join(lines)
 
+# %% ../nbs/22_cli.ipynb #d0a44821
 def _predict(a) -> int:
     from comicsal.dist import dist_info, rank_device
     from comicsal.predict import predict
