@@ -169,10 +169,9 @@ def _structure_detect(a) -> int:
     return 0
 
 def _structure_evaluate(a) -> int:
-    from comicsal.metrics import EvalResult
-    from comicsal.structure import evaluate_structure
+    from comicsal.structure import StructureResult, evaluate_structure
     out = a.out or Path(str(Path(a.pred).resolve()) + "-eval")
-    EvalResult.prepare_out(out, force=a.force)
+    StructureResult.prepare_out(out, force=a.force)         # metrics.json and per_page.csv: never overwritten unasked
     res = evaluate_structure(a.pred, a.gt)
     res.write(out, force=True)
     print(res.table())

@@ -105,5 +105,8 @@ def test_structure_commands_on_synthetic_pages(sample, tmp_path):
     assert rc == 0, err
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["n"] == 12 and m["means"]["order"] > 0.9
+    (tmp_path / "ev" / "metrics.json").unlink()                  # a per_page.csv alone is not overwritten unasked either
+    rc, out, err = run_captured(["structure", "evaluate", "--pred", tmp_path / "det", "--gt", sample, "--out", tmp_path / "ev"])
+    assert rc == 1 and "per_page.csv already exists" in err and "--force" in err, err
     rc, out, err = run_captured(["structure", "detect", "--images", sample, "--out", sample / "det", "--no-progress"])
     assert rc == 1 and "overlaps" in err
