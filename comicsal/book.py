@@ -142,7 +142,8 @@ _EXPORT_CALL = re.compile(r"nbdev_export\(\)")   # (a pattern: `nbdev_test` skip
 
 def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, str] | None = None,
                rewrites: list[tuple] | None = None):
-    """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, cells that
+    """Copy a notebook for the book: nbdev `#| hide` / `#| default_exp` cells get the `remove-cell` tag, `#| eval: false`
+    cells `skip-execution` (shown, never run — e.g. `__main__`'s `main()` call), cells that
     call `nbdev_export` are left out, markdown links are rewritten by `links` (old prefix → new) and absolute
     paths by `rewrites` (see `path_rewrites`), in sources and outputs."""
     nb = nbformat.read(src, as_version=4)
@@ -154,6 +155,8 @@ def _book_copy(src: Path, dst: Path, tag_hidden: bool = True, links: dict[str, s
             first = [l.strip() for l in c.source.splitlines()[:3]]
             if any(l in ("#| hide", "#|hide") or l.startswith("#| default_exp") for l in first):
                 c.metadata.setdefault("tags", []).append("remove-cell")
+            if any(l.replace(" ", "") == "#|eval:false" for l in first):      # nbdev's "never run" is myst-nb's tag
+                c.metadata.setdefault("tags", []).append("skip-execution")
     if rewrites:
         for i, c in enumerate(nb.cells): nb.cells[i] = _map_strings(c, lambda s: relative_paths(s, rewrites))
     dst.parent.mkdir(parents=True, exist_ok=True)
