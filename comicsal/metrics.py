@@ -33,9 +33,9 @@ from .fixations import page_fixations
 # %% auto #0
 __all__ = ['EPS', 'AI4VA_SIZE', 'MIT_METRICS', 'AI4VA_METRICS', 'PROTOCOLS', 'REFERENCES', 'LOWER_IS_BETTER', 'METRIC_RANGES',
            'normalize_range', 'normalize_sum', 'fixation_mask', 'cc', 'kld', 'sim', 'nss', 'info_gain', 'map_entropy',
-           'centre_bias', 'auc_judd', 'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va', 'ai4va_resize',
-           'auc_ai4va', 'cc_ai4va', 'kld_ai4va', 'score_ai4va', 'score_mit', 'csv_cell', 'Report', 'EvalResult',
-           'evaluate']
+           'centre_bias', 'map_statistics', 'auc_judd', 'auc_borji', 'sauc', 'fixations_from_map', 'read_gray_ai4va',
+           'ai4va_resize', 'auc_ai4va', 'cc_ai4va', 'kld_ai4va', 'score_ai4va', 'score_mit', 'csv_cell', 'Report',
+           'EvalResult', 'evaluate']
 
 # %% ../nbs/06_metrics.ipynb #d4cd48e0
 EPS = 2.2204e-16   # MATLAB's eps, as used by the MIT benchmark code
@@ -112,6 +112,22 @@ def centre_bias(shape: tuple[int, int], sigma: float | tuple[float, float] = 0.2
     H, W = shape
     y = (np.arange(H) + 0.5) / H - 0.5; x = (np.arange(W) + 0.5) / W - 0.5
     return np.exp(-(y[:, None] ** 2) / (2 * sy ** 2) - (x[None, :] ** 2) / (2 * sx ** 2))
+
+# %% ../nbs/06_metrics.ipynb #e218148e
+def map_statistics(m, top: float = 0.1, peak: float = 0.05, grid: int = 64) -> dict:
+    """Page-level shape of a saliency map (any size, read as a distribution): `above_zero` (share of pixels > 0),
+    `entropy` (bits on a `grid`×`grid` page-relative grid), `top` (mass in the top `top` of the page's height),
+    `peak` (mass in the brightest `peak` of the pixels), `centre_y`, `centre_x` (mass centre, in [0, 1]).
+    An empty map has `above_zero` 0 and NaN for the rest."""
+    m = _f64(m); H, W = m.shape; s = m.sum()
+    if s <= 0: return dict(above_zero=0.0, entropy=math.nan, top=math.nan, peak=math.nan, centre_y=math.nan, centre_x=math.nan)
+    p = m / s
+    q = np.clip(resize(p, (grid, grid), anti_aliasing=True), 0, None); q = q[q > 0] / q.sum()
+    ranked = np.sort(p.ravel())[::-1]
+    y, x = (np.arange(H) + 0.5) / H, (np.arange(W) + 0.5) / W
+    return dict(above_zero=float((m > 0).mean()), entropy=float(-(q * np.log2(q)).sum()),
+                top=float(p[:math.ceil(top * H)].sum()), peak=float(ranked[:math.ceil(peak * ranked.size)].sum()),
+                centre_y=float((p.sum(1) * y).sum()), centre_x=float((p.sum(0) * x).sum()))
 
 # %% ../nbs/06_metrics.ipynb #16c7b30b
 def _roc_area(tp: np.ndarray, fp: np.ndarray) -> float:
