@@ -138,8 +138,8 @@ def model_label(spec: str | Path) -> str:
 def comicsal_base(spec: str | Path | SaliencyModel) -> ComicsalModel:
     "The static comicsal model a spec names (a temporal model's base too), or an error: readouts sit on comicsal models."
     model = resolve_model(spec)
-    if isinstance(model, TemporalModel): model = model.base
-    if not isinstance(model, ComicsalModel):
+    if model.name == TemporalModel.name: model = model.base        # by kind, not class (see TemporalModel)
+    if model.name != ComicsalModel.name:
         raise ComicsalError(f"{getattr(spec, 'name', spec)}: a {model.name!r} model; this needs a comicsal model (the shipped "
                             "'comicsal' or a checkpoint of `train`), not a baseline.")
     return model
