@@ -9,16 +9,18 @@ from pathlib import Path
 
 import comicsal
 
+from . import priors, readout, temporal  # the model families: importing one registers its kinds
 from .config import ComicsalError, results_dir
 from .data import discover, load_map
-from .models import BASELINES, SaliencyModel, build_model, load_model
-from .options import SHIPPED, TIME_SLICES
-from .priors import STRUCTURE_PRIORS
+from .models import SaliencyModel, build_model, load_model
+from .options import MODEL_NAMES, SHIPPED, TIME_SLICES
 from .readout import ComicsalModel
 from .temporal import TemporalModel
 
+FAMILIES = (readout, priors, temporal)   # every model family the zoo knows; `models.MODEL_KINDS` holds their kinds
+
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'runs_dir', 'latest_run', 'resolve', 'shipped_checkpoint', 'fit_to_pages', 'shipped_temporal',
+__all__ = ['FAMILIES', 'runs_dir', 'latest_run', 'resolve', 'shipped_checkpoint', 'fit_to_pages', 'shipped_temporal',
            'checkpoint_path', 'resolve_model', 'model_label', 'comicsal_base']
 
 # %% ../nbs/16_zoo.ipynb #dab672bf
@@ -53,8 +55,6 @@ def resolve(value, root: Path | None = None):
     return value
 
 # %% ../nbs/16_zoo.ipynb #be7a737e
-MODEL_NAMES = (*BASELINES, *STRUCTURE_PRIORS, *SHIPPED, "deepgaze2e")
-
 def shipped_checkpoint(name: str = "comicsal") -> Path:
     "The checkpoint file of a model shipped inside the package (see 'The shipped default' below)."
     if name not in SHIPPED: raise ComicsalError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED)}.")
@@ -97,14 +97,14 @@ def _static_only(what: str, k: int) -> ComicsalError:
     return ComicsalError(f"{what} predicts one static map, not time slices; `temporal` works with `model='comicsal'` or a "
                          f"checkpoint trained with `train_temporal(k={k}, data=DIR, …)`.")
 
-def _temporal(spec, model: SaliencyModel | None, k: int) -> TemporalModel:
+def _temporal(spec, k: int) -> TemporalModel:
     "`spec` as a temporal model with `k` slices, or an error with the fix."
-    what = repr(getattr(spec, "name", spec) if isinstance(spec, SaliencyModel) else str(spec))
-    if model is None:
-        if str(spec) in SHIPPED: model = load_model(shipped_temporal(str(spec), k))
-        elif str(spec) in MODEL_NAMES: raise _static_only(what, k)
-        else: model = load_model(checkpoint_path(spec))
-    if not hasattr(model, "static_and_slices"): raise _static_only(f"{what}: a static model (kind {model.name!r}); the checkpoint", k)
+    what = repr(spec.name if isinstance(spec, SaliencyModel) else str(spec))
+    if isinstance(spec, SaliencyModel): model = spec
+    elif str(spec) in SHIPPED: model = load_model(shipped_temporal(str(spec), k))
+    elif str(spec) in MODEL_NAMES: raise _static_only(what, k)
+    else: model = load_model(checkpoint_path(spec))
+    if model.name != TemporalModel.name: raise _static_only(f"{what}: a static model (kind {model.name!r}); the checkpoint", k)
     if model.k != k:
         raise ComicsalError(f"{what}: its temporal readout predicts {model.k} time slices, not {k}; pass `temporal={model.k}` "
                             f"or train one with {k}: `train_temporal(k={k}, data=DIR, …)`.")
@@ -117,7 +117,7 @@ def resolve_model(spec: str | Path | SaliencyModel, temporal: int | None = None,
     the model must predict K time slices: a shipped name gives its shipped temporal readout. Models that do not
     fit (shipped ones, checkpoints) ignore `fit`."""
     if temporal is not None:
-        return _temporal(spec, spec if isinstance(spec, SaliencyModel) else None, int(temporal))
+        return _temporal(spec, int(temporal))
     if isinstance(spec, SaliencyModel): return spec
     name = str(spec)
     if name in SHIPPED: return load_model(shipped_checkpoint(name))

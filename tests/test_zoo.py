@@ -86,3 +86,11 @@ def test_comics_default_beats_photo_model_and_centre_on_held_out_manga(tmp_path)
                     ("centre", CentreBiasModel())):
         cc[name] = evaluate(predictor(m, val), root, "ai4va", progress=False).summary()["means"]["CC"]
     assert cc["comicsal"] > cc["comicsal-photo"] + MARGIN and cc["comicsal"] > cc["centre"] + MARGIN, cc
+
+
+def test_importing_the_zoo_registers_every_model_family():
+    "Every name `--model` accepts (and the temporal readout) loads through `import comicsal.zoo` alone."
+    code = "import comicsal.zoo, comicsal.models as m; print(' '.join(sorted(m.MODEL_KINDS)))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from comicsal.options import MODEL_NAMES, SHIPPED
+    assert set(r.stdout.split()) == (set(MODEL_NAMES) - set(SHIPPED)) | {"comicsal", "comicsal-temporal"}, r.stdout
