@@ -165,8 +165,10 @@ def _folder(path: Path, disc: Discovery) -> bool:
     if path.exists() and not path.is_dir(): disc.not_folders.append(path); return False
     return path.is_dir()
 
-def files_by_stem(folder: Path, disc: Discovery) -> dict[str, Path]:
-    "Map stem -> file for the image files of `folder`; record duplicates and everything else in `disc`."
+def files_by_stem(folder: Path, disc: Discovery | None = None) -> dict[str, Path]:
+    """Map stem -> file for the image files of `folder`; record duplicates and everything else in `disc` (a fresh
+    `Discovery` of `folder` when none is given: a folder of predictions or maps read on its own)."""
+    folder = Path(folder); disc = disc if disc is not None else Discovery(root=folder)
     groups = defaultdict(list)
     for p in _entries(folder):
         if _sort_entry(p, disc): groups[p.stem].append(p)

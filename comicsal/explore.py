@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from PIL import Image
 
 from .config import ComicsalError
-from .data import Discovery, discover, files_by_stem, load_image, load_map, page_size
+from .data import discover, files_by_stem, load_image, load_map, page_size
 from .metrics import LOWER_IS_BETTER
 from .structure import detect_panels, scale_boxes
 from .temporal import panel_times, slice_folders
@@ -56,9 +56,9 @@ def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Pat
     for name, folder in (preds or {}).items():
         folder = Path(folder)
         if not folder.is_dir(): raise ComicsalError(f"prediction folder {folder} ({name}) does not exist.")
-        folders[name] = files_by_stem(folder, Discovery(root=folder))
+        folders[name] = files_by_stem(folder)
         ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (the temporal chapter)
-        if ts: timed[name] = [files_by_stem(t, Discovery(root=t)) for t in ts]
+        if ts: timed[name] = [files_by_stem(t) for t in ts]
     pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f},
                           {n: [t[p.stem] for t in ts] for n, ts in timed.items() if all(p.stem in t for t in ts)})
              for s in splits for p in disc.split(s)]

@@ -118,7 +118,7 @@ def _reference_sizes(like: str | Path | None) -> dict[str, tuple[int, int]]:
     "(H, W) of each reference map in `like`, by stem; {} without `like`."
     if like is None: return {}
     like = Path(like)
-    ref = files_by_stem(like, Discovery(root=like)) if like.is_dir() else {}
+    ref = files_by_stem(like) if like.is_dir() else {}
     if not ref: raise ComicsalError(f"`like` {like}: no reference maps found there.")
     return {s: open_lazy(p).size[::-1] for s, p in ref.items()}
 

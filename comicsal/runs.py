@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from .config import ComicsalError, project_root
-from .data import Discovery, files_by_stem, load_map
+from .data import files_by_stem, load_map
 from .metrics import cc, evaluate
 from .predict import predict
 from .zoo import model_label, resolve, resolve_model, runs_dir
@@ -161,7 +161,7 @@ def score_models(specs: list[str], data: str | Path, split: str, out_dir: str | 
 
 def disagreements(preds: dict[str, Path], top: int = 5) -> list[tuple[str, float]]:
     "Pages where the models' predictions agree least: (stem, mean pairwise CC), lowest first."
-    files = {n: files_by_stem(Path(d), Discovery(root=Path(d))) for n, d in preds.items()}
+    files = {n: files_by_stem(Path(d)) for n, d in preds.items()}
     stems = sorted(set.intersection(*(set(f) for f in files.values()))) if files else []
     names = list(files); out = []
     if len(names) < 2: return []

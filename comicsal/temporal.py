@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 import comicsal
 
 from .config import ComicsalError
-from .data import Discovery, Page, discover, files_by_stem, load_image, load_map, load_page
+from .data import Page, discover, files_by_stem, load_image, load_map, load_page
 from .fixations import load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
 from .metrics import Report, auc_judd, centre_bias, fixation_mask, info_gain, nss
 from .models import SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density, register_model, resize_mask
@@ -230,7 +230,7 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
         raise ComicsalError(f"`gt_dir` {gt_dir}: time slices need a dataset folder (images/, maps/ and scanpaths: fixations/ or layout/).")
     disc = discover(gt_dir)
     pages = [p for s in ((split,) if isinstance(split, str) else split) for p in disc.split(s) if p.map is not None]
-    statics = files_by_stem(pred, Discovery(root=pred)); sl_maps = [files_by_stem(f, Discovery(root=f)) for f in folders]
+    statics = files_by_stem(pred); sl_maps = [files_by_stem(f) for f in folders]
     missing = [p.stem for p in pages if p.stem not in statics or any(p.stem not in s for s in sl_maps)]
     if missing:
         raise ComicsalError(f"{len(missing)} page(s) lack a static map or a slice in {pred}: {', '.join(missing[:10])}; "
