@@ -25,7 +25,7 @@ __all__ = ['SYNTH_REVISION', 'SynthParams', 'simulate_observers', 'observer_map'
            'simulated_dataset']
 
 # %% ../nbs/07_observers.ipynb #88f81a59
-SYNTH_REVISION = 3   # bump whenever the drawing or the observers change, so old samples are not taken as current
+SYNTH_REVISION = 4   # bump whenever the drawing or the observers change, so old samples are not taken as current
 
 @dataclass(frozen=True)
 class SynthParams:
@@ -50,6 +50,11 @@ class SynthParams:
     skew: float = 1.0                        # scan rotation up to this many degrees (half the pages)
     p_jpeg: float = 0.3                      # chance of JPEG artefacts (quality 35–85)
     long_side: tuple[int, int] | None = None  # final page long side in px (log-uniform); None: as drawn (~1000)
+    # revision 4: the readers, calibrated against the 15 real AI4VA maps (the faces chapter)
+    p_title_look: float = 0.05               # chance that a reader looks at the title banner (revision 3: 0.7)
+    p_face_text: float = 0.9                 # chance of looking at each face of a panel with text (revision 3: 0.55)
+    face_fixations: tuple[int, int] = (1, 2)  # fixations per face looked at (revision 3: 1)
+    glances: float = 3.0                     # mean free fixations per panel, around its middle (revision 3: 0)
 
     def asdict(self) -> dict: return asdict(self)
 
@@ -65,8 +70,8 @@ class SynthParams:
         raise ComicsalError(f"unknown synth preset {name!r}; use sample, corpus or heldout.")
 
 # %% ../nbs/07_observers.ipynb #75c79d76
-def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: str):
-    "One observer in panel `k`: captions, balloons in reading order, sound effects, faces, scenery, the panel's middle."
+def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: str, params: SynthParams = SynthParams()):
+    "One observer in panel `k`: captions, balloons in reading order, sound effects, faces, scenery, glances over the panel."
     caps = [c for c in layout["captions"] if c["panel"] == k]
     balls = [b for b in layout["balloons"] if b["panel"] == k]
     faces = [f for f in layout["faces"] if f["panel"] == k]
@@ -75,20 +80,23 @@ def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: st
     for s in layout.get("sfx", []):
         if s["panel"] == k and rng.random() < 0.35:
             b = s["box"]; look(rng.uniform(b[0], b[2]), (b[1] + b[3]) / 2)
-    p_face = 0.55 if (caps or balls) else 0.95
+    p_face = params.p_face_text if (caps or balls) else 0.95
     for f in faces:
         if rng.random() < p_face:
-            b = f["box"]; look((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+            b = f["box"]; lo, hi = params.face_fixations
+            for _ in range(int(rng.integers(lo, hi + 1))): look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 6))
     objs = [o for o in layout["objects"] if o["panel"] == k]
     if objs and rng.random() < 0.25:
         b = objs[int(rng.integers(len(objs)))]["box"]; look(rng.uniform(b[0], b[2]), rng.uniform(b[1], b[3]))
-    if rng.random() < (0.2 if (caps or balls or faces) else 0.8):
-        b = pan["box"]; look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 6))
+    b = pan["box"]
+    for _ in range(int(rng.random() < (0.2 if (caps or balls or faces) else 0.8)) + int(rng.poisson(params.glances))):
+        look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 5), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 5))
 
 
 # %% ../nbs/07_observers.ipynb #60f2e135
-def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0) -> list[list[list[float]]]:
-    """Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout`.
+def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0,
+                       params: SynthParams = SynthParams()) -> list[list[list[float]]]:
+    """Scanpaths [[x, y], ...] (in fixation order) of `n_observers` simulated readers of a page `layout` (readers' knobs: `params`).
     Lines taller than wide are read top→bottom (vertical manga text); `layout["direction"] == "rtl"` orders a panel's
     balloons right→left. Panels are visited in list order (the layout's reading order)."""
     err = 0.3 * px_per_degree
@@ -109,11 +117,11 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
                 else:
                     step = max(4 * (y1 - y0), 1.0)
                     for x in np.arange(x0 + step * rng.uniform(0.2, 0.6), x1, step): look(x, (y0 + y1) / 2)
-        if layout["title"] and rng.random() < 0.7:
+        if layout["title"] and rng.random() < params.p_title_look:
             t = layout["title"]["text"]; look(rng.uniform(t[0], t[2]), (t[1] + t[3]) / 2)
         for k, pan in enumerate(layout["panels"]):
             if rng.random() < 0.04: continue      # a skipped panel (rare: readers visit nearly every panel)
-            _visit_panel(layout, k, pan, rng, look, read, direction)
+            _visit_panel(layout, k, pan, rng, look, read, direction, params)
         for _ in range(rng.binomial(len(fx), 0.03)): look(rng.uniform(0, W), rng.uniform(0, H))
         paths.append(fx)
     return paths
@@ -122,7 +130,7 @@ def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: 
 def observer_map(lay: dict, hw: tuple[int, int], rng, params: SynthParams = SynthParams()) -> tuple[np.ndarray, list, float]:
     "(8-bit square map, scanpaths, px per degree) of `params.n_observers` simulated readers of `lay`, a page of size `hw`."
     ppd = hw[0] / params.degrees_per_page_height
-    paths = simulate_observers(lay, rng, params.n_observers, ppd)
+    paths = simulate_observers(lay, rng, params.n_observers, ppd, params)
     dens = fixation_density([p for path in paths for p in path], hw, ppd, (params.map_size, params.map_size))
     return (dens * 255 + 0.5).astype(np.uint8), paths, ppd
 

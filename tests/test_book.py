@@ -37,7 +37,7 @@ def book(sample, tmp_path_factory):
 def test_book_links_chapters_and_runs(book):
     index, compare = book
     html = index.read_text()
-    for chapter in ("00_config", "06_metrics", "17_train", "22_cli", "16_zoo"):
+    for chapter in ("00_config", "06_metrics", "18_train", "23_cli", "17_zoo"):
         assert f"chapters/{chapter}.html" in html, chapter
     assert f"runs/{compare.name}.html" in html
     assert 'href="nbs/' not in html                                       # README links rewritten to the chapters
@@ -62,7 +62,7 @@ def test_plotly_renders_in_chromium(book, tmp_path):
     dom, _ = render(compare / "explorer.html", tmp_path / "e.png")
     assert "slider" in dom and dom.count('class="slider-group"') + dom.count("slider-rail") >= 1
     # the temporal chapter's animated figure: drawn offline, with its play button and a slider over static + 3 slices
-    chapter = index.parent / "chapters" / "15_temporal.html"
+    chapter = index.parent / "chapters" / "16_temporal.html"
     dom, errors = render(chapter, tmp_path / "time.png")
     assert not errors, f"{chapter}: JavaScript errors: {errors}"
     assert dom.count('class="main-svg"') >= 2 and "▶ play" in dom and "slice 3/3" in dom
