@@ -16,7 +16,7 @@ from pathlib import Path
 
 import comicsal
 
-from .config import ComicsalError, ComicsalWarning, results_dir
+from .config import ComicsalError, ComicsalWarning, project_root, results_dir
 from .options import BookOptions, DataCheckOptions, DataFetchOptions, DataSimulateOptions, DataSynthOptions, EvaluateOptions, PredictOptions, RunOptions, StructureDetectOptions, StructureEvaluateOptions, TrainConfig, TrainOptions
 
 # %% auto #0
@@ -39,8 +39,14 @@ def _data_synth(a) -> int:
     return 0
 
 def _data_simulate(a) -> int:
+    from comicsal.annotations import load_structure
+    from comicsal.faces import FACE_LABELS, load_face_labels, with_faces
     from comicsal.observers import simulated_dataset
-    out = simulated_dataset(a.structure, a.out, a.val_series, a.test_series, seed=a.seed, force=a.force,
+    pages = load_structure(a.structure)
+    if a.faces != "none":
+        labels = load_face_labels() if a.faces == "labels" and (project_root() / FACE_LABELS).is_file() else {}
+        pages = with_faces(pages, labels, progress=not a.no_progress)
+    out = simulated_dataset(pages, a.out, a.val_series, a.test_series, seed=a.seed, force=a.force,
                             progress=not a.no_progress)
     print(f"real pages with simulated-observer maps written to {out} (images are links to {a.structure})")
     return 0

@@ -213,6 +213,7 @@ def simulated_dataset(pages: list[StructurePage] | str | Path, out: str | Path, 
     man = dict(generator="comicsal.synth.simulated_dataset", revision=SYNTH_REVISION, seed=int(seed),
                val_series=sorted(val_series), test_series=sorted(test_series), n_pages=len(pages),
                pages=sorted(str(p.image) for p in pages), params=json.loads(json.dumps(params.asdict())),
+               faces=zlib.crc32(json.dumps(sorted([str(p.image), p.faces] for p in pages)).encode()),
                note="maps are simulated observers on annotated pages, not recorded eye tracking")
     mf = out / "simulated.json"
     if not force and mf.is_file():

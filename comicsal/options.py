@@ -129,6 +129,8 @@ class DataSimulateOptions:
     out: Path | None = opt(None, "dataset folder to write (images are links, not copies)", required=True)
     val_series: list[str] = opt([], "series whose pages go to val (the rest to train)", nargs="*")
     test_series: list[str] = opt([], "series whose pages go to test (no maps written)", nargs="*")
+    faces: str = opt("labels", "faces the readers look at: labels (the project's hand-labelled faces where a page has them, "
+                     "else found by the face head), detect (found on every page), none", choices=("labels", "detect", "none"))
     seed: int = DEFAULTS.seed
     force: bool = opt(False, "replace a non-empty `out`")
     no_progress: bool = False

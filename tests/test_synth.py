@@ -139,15 +139,16 @@ def test_simulate_cli_on_openmantra(tmp_path):
     "Real pages + simulated maps as a dataset: whole series split, images linked (never copied), maps on text."
     out = tmp_path / "om"
     r = subprocess.run([BIN / "comicsal", "data", "simulate", "--structure", OPENMANTRA, "--out", out,
-                        "--val-series", "tencho_isoro", "--no-progress"], capture_output=True, text=True)
+                        "--val-series", "tencho_isoro", "--faces", "none", "--no-progress"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     d = discover(out)
     assert len(d.split("train")) == 138 and len(d.split("val")) == 40 and not d.problems
     assert all(p.image.is_symlink() for p in d.pages) and {p.style for p in d.pages} == {"manga"}
     lay = json.loads(next((out / "layout" / "val").glob("*.json")).read_text())
     assert lay["simulated"] and lay["direction"] == "rtl" and lay["series"] == "tencho_isoro"
-    # attention concentrates on the annotated text: measured ~48% of the map's mass inside boxes covering ~8.5% of
-    # the page (the rest is the 1° blur around them, the panel glances and lapses)
+    # attention concentrates on the annotated text: measured ~31% of the map's mass inside boxes covering ~8.5% of
+    # the page (revision 4 readers; the rest is the 1° blur around them, the glances over each panel and lapses;
+    # without faces here — the faces chapter tests the readers with them)
     from comicsal.annotations import load_openmantra
     pages = {p.image.resolve(): p for p in load_openmantra(OPENMANTRA)}
     inside, area = [], []
@@ -157,7 +158,7 @@ def test_simulate_cli_on_openmantra(tmp_path):
         for x0, y0, x1, y1 in sp.text:
             mask[int(y0 / sp.height * S):int(np.ceil(y1 / sp.height * S)), int(x0 / sp.width * S):int(np.ceil(x1 / sp.width * S))] = True
         inside.append(m[mask].sum() / m.sum()); area.append(mask.mean())
-    assert np.mean(inside) > 0.35 and np.mean(inside) > 4 * np.mean(area), (np.mean(inside), np.mean(area))
+    assert np.mean(inside) > 0.25 and np.mean(inside) > 3 * np.mean(area), (np.mean(inside), np.mean(area))
     again = subprocess.run([BIN / "comicsal", "data", "simulate", "--structure", OPENMANTRA, "--out", out,
                             "--val-series", "nope", "--no-progress"], capture_output=True, text=True)
     assert again.returncode != 0 and "nope" in again.stderr and "tencho_isoro" in again.stderr
