@@ -104,3 +104,19 @@ def test_run_names_cannot_leave_the_runs_folder(tmp_path, monkeypatch, name):
     no_traceback(err)
     assert not (tmp_path / "results").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["evil.ipynb"])
+
+
+def test_every_pipeline_imports_only_names_that_exist():
+    "A pipeline that imports a name the library renamed fails at once, not an hour into a run (the temporal_model pipeline did)."
+    import ast
+
+    import nbformat
+
+    from comicsal.runs import pipelines_dir
+    for nb_path in sorted(pipelines_dir().glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or cell.source.startswith("%"): continue
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    exec(compile(ast.Module([node], []), str(nb_path), "exec"), {})
