@@ -217,11 +217,13 @@ def simulated_dataset(pages: list[StructurePage] | str | Path, out: str | Path, 
                note="maps are simulated observers on annotated pages, not recorded eye tracking")
     mf = out / "simulated.json"
     if not force and mf.is_file():
-        try: same = json.loads(mf.read_text()) == man
-        except (OSError, ValueError): same = False
-        if same:
+        try: old = json.loads(mf.read_text())
+        except (OSError, ValueError): old = None
+        if old == man:
             print(f"{out}: already holds these pages (same parameters); nothing to do.")
             return out
+        if isinstance(old, dict) and old.get("generator") == man["generator"] and old.get("revision", 0) < SYNTH_REVISION:
+            force = True      # made by older readers: simulate again
     ensure_writable(out, force=force, what="simulated dataset folder")
     for sub in ("images", "maps", "layout"):
         if (out / sub).is_dir(): shutil.rmtree(out / sub)

@@ -490,6 +490,12 @@ def _write_page(out: Path, split: str, pg: SynthPage):
     (out / "layout" / split / f"{pg.stem}.json").write_text(json.dumps(_round(pg.layout)))
 
 # %% ../nbs/08_synth.ipynb #6ccee1c6
+def _same_sample(old: dict, new: dict) -> bool:
+    "The same sample (counts, seed, the knobs both manifests have), whatever the generator's revision: a newer one adds knobs."
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("revision", "version", "params")}
+    po, pn = old.get("params", {}), new.get("params", {})
+    return strip(old) == strip(new) and all(po[k] == pn[k] for k in po.keys() & pn.keys())
+
 def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = DEFAULTS.seed,
                   force: bool = False, progress: bool = True, params: SynthParams = SynthParams(), workers: int = 1) -> Path:
     "Write a synthetic AI4VA-layout dataset to `out` (see above); return `out`. `workers` > 1 draws pages in parallel (same pages)."
@@ -502,8 +508,7 @@ def synth_dataset(out: str | Path, n_train: int = 24, n_val: int = 8, n_test: in
         if old == man and _complete(out, man):
             print(f"{out}: already holds this sample (same parameters); nothing to do.")
             return out
-        same = lambda m: {k: v for k, v in m.items() if k not in ("revision", "version")}
-        if same(old) == same(man):
+        if _same_sample(old, man):
             force = True      # the same sample from an older generator: regenerate it
     ensure_writable(out, force=force, what="sample folder")
     kept = _clear_own(out, man, old)      # replace only what this generator writes
