@@ -5,6 +5,7 @@
 # %% ../nbs/25_dist.ipynb #ab95b84b
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from dataclasses import dataclass
@@ -51,7 +52,14 @@ def init_distributed(device: str | None = None) -> DistInfo:
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", info.world))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_node))
     tdist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(minutes=60))
+    atexit.register(_leave)
     return dist_info()
+
+def _leave() -> None:
+    """Leave the process group before the interpreter exits: a group left standing dies with its communication
+    threads still running, and a rank can abort at exit ("terminate called without an active exception") after
+    finishing its work."""
+    if _initialised(): tdist.destroy_process_group()
 
 def rank_device(device: str | None = None) -> torch.device:
     "This rank's device: its own GPU (cuda:LOCAL_RANK) under torchrun, else `get_device(device)`."
