@@ -72,6 +72,9 @@ def main():
     ap.add_argument("--synth-pages", type=int, default=24)
     ap.add_argument("--train-text", type=int, default=0, metavar="STEPS", help="train the text network per fold (steps)")
     ap.add_argument("--train-panels", type=int, default=0, metavar="EPOCHS", help="train the panel network per fold (epochs)")
+    ap.add_argument("--panel-synth", type=int, default=60, metavar="N", help="synthetic pages in each fold's panel training")
+    ap.add_argument("--panel-synth-preset", default="sample", choices=("sample", "corpus", "heldout"),
+                    help="the generator preset of those pages (heldout: more insets, borderless panels, crossing balloons)")
     ap.add_argument("--panel-fold-weights", type=Path, metavar="DIR",
                     help="per-fold panel network weights trained without each series: DIR/*<series>*.pt (else the shipped ones)")
     ap.add_argument("--text-fold-weights", type=Path, metavar="DIR",
@@ -96,8 +99,10 @@ def main():
             if len(found) != 1: raise SystemExit(f"--text-fold-weights: expected one *{s}*.pt in {a.text_fold_weights}, found {found}")
             weights[s] = found[0]
     if a.train_panels:
+        from comicsal.observers import SynthParams
         from comicsal.synth import synth_dataset
-        synth = load_structure(synth_dataset(tmp / "synth-panels", 60, 0, 0, seed=13, progress=False))
+        synth = load_structure(synth_dataset(tmp / "synth-panels", a.panel_synth, 0, 0, seed=13, progress=False,
+                                             params=SynthParams.preset(a.panel_synth_preset), workers=2))
         for s in series:
             t = time.perf_counter()
             torch.save(train_panel_net([p for p in pages if p.series != s] + synth, epochs=a.train_panels, seed=0, progress=False), tmp / f"panels-{s}.pt")
