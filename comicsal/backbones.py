@@ -19,8 +19,8 @@ from .config import ComicsalError
 from .options import BACKBONES
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'Backbone', 'EfficientNetLite', 'torchvision_weights_file',
-           'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
+__all__ = ['EFFNET_MIN_SIDE', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TORCHVISION_TAPS', 'Backbone', 'EfficientNetLite',
+           'torchvision_weights_file', 'load_torchvision_state', 'TorchvisionBackbone', 'TinyCNN', 'make_backbone']
 
 # %% ../nbs/12_backbones.ipynb #bea9c5af
 class Backbone(nn.Module):
@@ -81,8 +81,13 @@ class EfficientNetLite(Backbone):
         self.channels = [outs[i] for i in self.taps]; self.strides = [strides[i] for i in self.taps]
 
 # %% ../nbs/12_backbones.ipynb #bb_eff4
+EFFNET_MIN_SIDE = 64     # the last stages' 5×5 kernels need this much input
+
 @patch
 def forward(self: EfficientNetLite, images):
+    H, W = images.shape[-2:]
+    if min(H, W) < EFFNET_MIN_SIDE:    # a thin strip or a thumbnail: padded with white paper, cut back below
+        images = F.pad(images, (0, max(0, EFFNET_MIN_SIDE - W), 0, max(0, EFFNET_MIN_SIDE - H)), value=1.0)
     x = (images * 255 - 127) / 128
     net = self.net
     x = net._swish(net._bn0(net._conv_stem(x)))
@@ -91,7 +96,7 @@ def forward(self: EfficientNetLite, images):
         x = block(x)
         if i in self.taps: feats.append(x)
         if i == self.taps[-1]: break
-    return feats
+    return [f[..., :-(-H // s), :-(-W // s)] for f, s in zip(feats, self.strides)]   # each map: the page's own cells
 
 @patch
 def blocks(self: EfficientNetLite): return list(self.net._blocks[:self.taps[-1] + 1])

@@ -77,12 +77,10 @@ class FaceDetector(nn.Module):
 
     @torch.no_grad()
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        "Backbone features (C, h, w) of one page (3, H, W) on its stride-8 grid (a side under 64 px is padded with white paper)."
+        "Backbone features (C, h, w) of one page (3, H, W) on its stride-8 grid."
+        feats = self.backbone(image[None])
         h, w = -(-image.shape[-2] // FACE_STRIDE), -(-image.shape[-1] // FACE_STRIDE)
-        H, W = max(image.shape[-2], 64), max(image.shape[-1], 64)
-        feats = self.backbone(F.pad(image, (0, W - image.shape[-1], 0, H - image.shape[-2]), value=1.0)[None])
-        return torch.cat([F.interpolate(f, size=(-(-H // FACE_STRIDE), -(-W // FACE_STRIDE)), mode="bilinear", align_corners=False)
-                          for f in feats], 1)[0, :, :h, :w]
+        return torch.cat([F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False) for f in feats], 1)[0]
 
     def config(self) -> dict:
         return {"backbone": self.backbone_name, "long_side": self.long_side, "threshold": self.threshold, "hidden": list(self.hidden)}
