@@ -17,20 +17,19 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 from tqdm.auto import tqdm
 
-import comicsal
-
 from .annotations import StructurePage
 from .backbones import make_backbone
 from .config import ComicsalError, project_root
 from .data import discover, load_page, page_size
 from .metrics import map_statistics
 from .observers import SynthParams, observer_map
+from .structure import load_weights_once
 
 # %% auto #0
 __all__ = ['FACE_LABELS', 'FACE_LONG_SIDE', 'FACE_STRIDE', 'READER_STATS', 'load_face_labels', 'face_key', 'FaceHead',
-           'FaceDetector', 'face_probability', 'face_boxes', 'load_face_detector', 'detect_faces', 'face_target',
-           'synth_faces', 'face_items', 'train_face_head', 'mass_in_boxes', 'face_scores', 'with_faces', 'draw_faces',
-           'side_by_side', 'median_statistics', 'reader_gap', 'reader_maps', 'calibrate_readers']
+           'FaceDetector', 'face_probability', 'face_boxes', 'load_face_detector', 'detect_faces', 'box_cells',
+           'face_target', 'synth_faces', 'face_items', 'train_face_head', 'mass_in_boxes', 'face_scores', 'with_faces',
+           'draw_faces', 'side_by_side', 'median_statistics', 'reader_gap', 'reader_maps', 'calibrate_readers']
 
 # %% ../nbs/15_faces.ipynb #fa_labels1
 FACE_LABELS = "tests/fixtures/openmantra_faces.json"    # relative to the project root
@@ -108,19 +107,13 @@ def face_boxes(prob: np.ndarray, hw: tuple[int, int], threshold: float = 0.5) ->
                     round(float(prob[sl][lab[sl] == i].max()), 3)])
     return sorted(out, key=lambda b: -b[4])
 
-_DETECTORS: dict = {}
-
 def load_face_detector(path: str | Path | None = None) -> FaceDetector:
     "The face detector of a weights file (default: the shipped `comicsal/weights/faces.pt`), read once per process."
-    path = Path(path or Path(comicsal.__file__).parent / "weights" / "faces.pt")
-    if path not in _DETECTORS:
-        if not path.is_file(): raise ComicsalError(f"face detector weights {path} are missing; reinstall comicsal or make them with "
-                                                   "`comicsal run face_model -p install true`.")
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+    def build(ck):
         cfg = ck["config"]
         det = FaceDetector(cfg["backbone"], cfg["long_side"], cfg["threshold"], tuple(cfg["hidden"]))
-        det.head.load_state_dict(ck["state"]); _DETECTORS[path] = det.eval()
-    return _DETECTORS[path]
+        det.head.load_state_dict(ck["state"]); return det.eval()
+    return load_weights_once(path, "faces.pt", build, "make them with `comicsal run face_model -p install true`")
 
 def detect_faces(page, detector: "FaceDetector | None" = None) -> list[list[float]]:
     "Face boxes [x0, y0, x1, y1, score] of a page file or (3, H, W) tensor, in its pixels, best first."
@@ -129,11 +122,16 @@ def detect_faces(page, detector: "FaceDetector | None" = None) -> list[list[floa
     return face_boxes(p, hw, det.threshold)
 
 # %% ../nbs/15_faces.ipynb #fa_train1
-def face_target(boxes, hw: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
-    "(h, w) share of each grid cell covered by face `boxes` (pixels of a page of size `hw`)."
+def box_cells(b, hw: tuple[int, int], grid: tuple[int, int]) -> tuple[slice, slice]:
+    "The rows and columns of a `grid` (h, w) over a page of size `hw` that a box `b` (its pixels) covers — at least one of each."
     (H, W), (h, w) = hw, grid
-    t = np.zeros((h * 4, w * 4), np.float32); sx, sy = w * 4 / W, h * 4 / H
-    for b in boxes: t[int(b[1] * sy):int(np.ceil(b[3] * sy)), int(b[0] * sx):int(np.ceil(b[2] * sx))] = 1
+    y0, x0 = int(b[1] / H * h), int(b[0] / W * w)
+    return slice(y0, max(int(np.ceil(b[3] / H * h)), y0 + 1)), slice(x0, max(int(np.ceil(b[2] / W * w)), x0 + 1))
+
+def face_target(boxes, hw: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
+    "(h, w) share of each grid cell covered by face `boxes` (pixels of a page of size `hw`; measured on a 4× finer grid)."
+    h, w = grid; t = np.zeros((h * 4, w * 4), np.float32)
+    for b in boxes: t[box_cells(b, hw, t.shape)] = 1
     return torch.from_numpy(t.reshape(h, 4, w, 4).mean((1, 3)))
 
 def synth_faces(root: str | Path, split: str) -> list[tuple[Path, list[list[float]]]]:
@@ -177,11 +175,8 @@ def train_face_head(items: list[dict], detector: FaceDetector, steps: int = 600,
 # %% ../nbs/15_faces.ipynb #fa_score1
 def mass_in_boxes(m: np.ndarray, boxes, hw: tuple[int, int]) -> tuple[float, float]:
     "(share of the map's mass, share of the page's area) inside `boxes` (pixels of a page `hw`), for a map `m` over the whole page."
-    h, w = m.shape; (H, W) = hw
-    inside = np.zeros((h, w), bool)
-    for b in boxes:
-        inside[int(b[1] / H * h):max(int(np.ceil(b[3] / H * h)), int(b[1] / H * h) + 1),
-               int(b[0] / W * w):max(int(np.ceil(b[2] / W * w)), int(b[0] / W * w) + 1)] = True
+    inside = np.zeros(m.shape, bool)
+    for b in boxes: inside[box_cells(b, hw, m.shape)] = True
     m = np.clip(np.asarray(m, np.float64), 0, None)
     return (float(m[inside].sum() / m.sum()) if m.sum() > 0 else 0.0), float(inside.mean())
 
@@ -193,10 +188,8 @@ def face_scores(probs: list[np.ndarray], items: list[dict], threshold: float = 0
     "Recall, box precision and mass ratio of face probability maps against the items' labelled boxes (see above)."
     found = n = right = ndet = 0; mass = area = 0.0
     for p, it in zip(probs, items):
-        H, W = it["hw"]; h, w = p.shape
-        for b in it["boxes"]:
-            y0, x0 = int(b[1] / H * h), int(b[0] / W * w)
-            n += 1; found += p[y0:max(int(np.ceil(b[3] / H * h)), y0 + 1), x0:max(int(np.ceil(b[2] / W * w)), x0 + 1)].max() >= threshold
+        H, W = it["hw"]
+        for b in it["boxes"]: n += 1; found += p[box_cells(b, (H, W), p.shape)].max() >= threshold
         dets = face_boxes(p, (H, W), threshold)
         ndet += len(dets); right += sum(_centre_in(d, it["boxes"]) for d in dets)
         if it["boxes"]: mi, ai = mass_in_boxes(p, it["boxes"], (H, W)); mass += mi; area += ai

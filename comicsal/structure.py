@@ -32,11 +32,11 @@ from .metrics import Report
 # %% auto #0
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask',
            'gutter_mask', 'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes',
-           'order_agreement', 'PanelNet', 'panel_features', 'load_panel_net', 'panel_probability', 'panel_boxes',
-           'detect_panels', 'TextDetection', 'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes',
-           'load_text_net', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page', 'structure_maps',
-           'structure_channels', 'detect_structure', 'detect_folder', 'StructureResult', 'evaluate_structure',
-           'draw_structure']
+           'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once', 'load_panel_net', 'panel_probability',
+           'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons', 'TextNet', 'luminance', 'text_maps',
+           'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page',
+           'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder', 'StructureResult',
+           'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/09_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -202,12 +202,12 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
 # %% ../nbs/09_structure.ipynb #a8adfe88
 _NETS: dict = {}
 
-def _load_once(path, shipped: str, build, trainer: str):
-    "`build(weights)` for a weights file (default: the shipped `comicsal/weights/<shipped>`), read safely once and kept."
+def load_weights_once(path, shipped: str, build, remedy: str):
+    """`build(weights)` for a weights file (default: the shipped `comicsal/weights/<shipped>`), read safely once and
+    kept; a missing file is an error that ends with `remedy` (how to make it)."""
     path = Path(path or Path(comicsal.__file__).parent / "weights" / shipped)
     if path not in _NETS:
-        if not path.is_file(): raise ComicsalError(f"detector weights {path} are missing; reinstall comicsal or retrain them "
-                                                   f"with `{trainer}` (the detector training chapter).")
+        if not path.is_file(): raise ComicsalError(f"detector weights {path} are missing; reinstall comicsal or {remedy}.")
         _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
     return _NETS[path]
 
@@ -215,7 +215,7 @@ def load_panel_net(path: str | Path | None = None) -> PanelNet:
     "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
     def build(state):
         net = PanelNet(); net.load_state_dict(state); return net.eval()
-    return _load_once(path, "structure-panels.pt", build, "train_panel_net")
+    return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
 
 def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
     "(interior probability on the feature grid, page→grid scale) of a page."
@@ -381,7 +381,7 @@ def load_text_net(path: str | Path | None = None) -> tuple[TextNet, dict]:
     "(network, box-extraction settings) from a weights file written by `train_text_net` (default: the shipped one)."
     def build(ck):
         net = TextNet(ck.get("width", 16)); net.load_state_dict(ck["state"]); return net.eval(), dict(ck.get("params", {}))
-    return _load_once(path, "structure-text.pt", build, "train_text_net")
+    return load_weights_once(path, "structure-text.pt", build, "retrain them with `train_text_net` (the detector training chapter)")
 
 def detect_text(img: np.ndarray, weights: str | Path | None = None) -> TextDetection:
     """Text-block boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) and a text map
