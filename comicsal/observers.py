@@ -70,6 +70,10 @@ class SynthParams:
         raise ComicsalError(f"unknown synth preset {name!r}; use sample, corpus or heldout.")
 
 # %% ../nbs/07_observers.ipynb #75c79d76
+def _near(rng, b, spread: float) -> tuple[float, float]:
+    "A point drawn around the middle of box `b`, with a standard deviation of its size / `spread`."
+    return rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / spread), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / spread)
+
 def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: str, params: SynthParams = SynthParams()):
     "One observer in panel `k`: captions, balloons in reading order, sound effects, faces, scenery, glances over the panel."
     caps = [c for c in layout["captions"] if c["panel"] == k]
@@ -84,13 +88,13 @@ def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: st
     for f in faces:
         if rng.random() < p_face:
             b = f["box"]; lo, hi = params.face_fixations
-            for _ in range(int(rng.integers(lo, hi + 1))): look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 6))
+            for _ in range(int(rng.integers(lo, hi + 1))): look(*_near(rng, b, 6))
     objs = [o for o in layout["objects"] if o["panel"] == k]
     if objs and rng.random() < 0.25:
         b = objs[int(rng.integers(len(objs)))]["box"]; look(rng.uniform(b[0], b[2]), rng.uniform(b[1], b[3]))
     b = pan["box"]
     for _ in range(int(rng.random() < (0.2 if (caps or balls or faces) else 0.8)) + int(rng.poisson(params.glances))):
-        look(rng.normal((b[0] + b[2]) / 2, (b[2] - b[0]) / 5), rng.normal((b[1] + b[3]) / 2, (b[3] - b[1]) / 5))
+        look(*_near(rng, b, 5))
 
 
 # %% ../nbs/07_observers.ipynb #60f2e135
