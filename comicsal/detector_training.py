@@ -8,65 +8,136 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from .data import load_page
-from .structure import TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, panel_features, text_maps
+from .structure import PANEL_PAD, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, panel_features, text_maps
 
 # %% auto #0
-__all__ = ['TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'train_panel_net', 'train_text_net']
+__all__ = ['PANEL_CORE_SHRINK', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'small_scan', 'dark_gutters', 'colourise',
+           'text_pages', 'train_panel_net', 'train_text_net']
 
 # %% ../nbs/10_detector_training.ipynb #14f86913
-def _panel_target(boxes, shape, scale, ring: int = 2) -> np.ndarray:
-    "uint8 interior target on the feature grid: each box shrunk by `ring` (not on sides touching the page edge), largest first."
+PANEL_CORE_SHRINK = 0.25     # the core target: the box shrunk on each side by a quarter of its short side
+
+def _panel_target(boxes, shape, scale, ring: int = 2, core: float = 0.0) -> np.ndarray:
+    """uint8 target on the feature grid, largest box first: each box shrunk by `ring` cells (not on sides touching
+    the page edge), or with `core` > 0 by `core` × its short side on every side."""
     t = np.zeros(shape, np.uint8); h, w = shape
     for b in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
         x0, y0, x1, y1 = [int(round(v * scale)) for v in b]
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         t[y0:y1, x0:x1] = 0
-        a0, b0 = x0 + (ring if x0 > 1 else 0), y0 + (ring if y0 > 1 else 0)
-        a1, b1 = x1 - (ring if x1 < w - 1 else 0), y1 - (ring if y1 < h - 1 else 0)
+        if core:
+            m = core * min(b[2] - b[0], b[3] - b[1]) * scale
+            a0, b0, a1, b1 = (int(round(v)) for v in (b[0] * scale + m, b[1] * scale + m, b[2] * scale - m, b[3] * scale - m))
+            a0, b0 = max(0, a0), max(0, b0)
+        else:
+            a0, b0 = x0 + (ring if x0 > 1 else 0), y0 + (ring if y0 > 1 else 0)
+            a1, b1 = x1 - (ring if x1 < w - 1 else 0), y1 - (ring if y1 < h - 1 else 0)
         if a1 > a0 and b1 > b0: t[b0:b1, a0:a1] = 1
     return t
 
-# %% ../nbs/10_detector_training.ipynb #f6152118
-_PANEL_PAD = np.array([1, 0, 1], np.float32)     # beyond the page: white, no ink, all gutter
+# %% ../nbs/10_detector_training.ipynb #b7a1c0d2
+def small_scan(img: np.ndarray, rng, sides=(180, 600)) -> np.ndarray:
+    "The page as if scanned with a long side of `sides` px (at random) and enlarged back: soft, thin lines lost."
+    H, W = img.shape[:2]; s = rng.uniform(*sides) / max(H, W)
+    small = resize(img, (max(8, round(H * s)), max(8, round(W * s))), order=1, anti_aliasing=True)
+    return resize(small, (H, W), order=1).astype(np.float32)
 
-def _panel_data(pages: list, progress: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    "(features, interior target, loss weights) of each page, on the feature grid."
+def _outside(boxes, shape, scale) -> np.ndarray:
+    m = np.ones(shape, bool)
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v * scale)) for v in b); m[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = False
+    return m
+
+def dark_gutters(img: np.ndarray, boxes, scale: float, rng) -> np.ndarray:
+    "The page with everything outside its panel `boxes` (page px × `scale`) painted black, dark gray or a dark colour."
+    out = img.copy()
+    out[_outside(boxes, img.shape[:2], scale)] = rng.uniform(0, .25) * np.ones(3) if rng.random() < .7 else rng.uniform(0, .5, 3)
+    return out
+
+def colourise(img: np.ndarray, boxes, scale: float, rng) -> np.ndarray:
+    "Flat colour under the line art of each panel (light pixels tinted, one random colour per panel); gutters stay paper."
+    out = img.copy(); light = img.mean(-1) > .6
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v * scale)) for v in b); sl = (slice(max(0, y0), max(0, y1)), slice(max(0, x0), max(0, x1)))
+        c = rng.uniform(.35, 1, 3); c = c / c.max() * rng.uniform(.75, 1)
+        out[sl][light[sl]] *= c
+    return out
+
+def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) -> list[np.ndarray]:
+    "`n` pages (H, W, 3 floats) of text blocks cut from `sources` random annotated pages each, set on paper: no panels."
+    withtext = [p for p in pages if p.text]
+    out = []
+    for _ in range(n):
+        H, W = hw; img = np.full((H, W, 3), rng.uniform(.85, 1), np.float32); y = int(rng.integers(40, 200))
+        crops = []
+        for k in rng.choice(len(withtext), size=min(sources, len(withtext)), replace=False) if withtext else []:
+            pg = withtext[k]; x, (h0, _) = load_page(pg.image, WORK_SIDE); im = x.permute(1, 2, 0).numpy(); f = im.shape[0] / h0
+            crops += [im[max(0, int(b[1] * f)):int(b[3] * f), max(0, int(b[0] * f)):int(b[2] * f)] for b in pg.text]
+        for k in rng.permutation(len(crops)):
+            c = crops[k]
+            if c.size == 0 or c.shape[1] > W - 40: continue
+            if y + c.shape[0] > H - 40: break
+            x0 = int(rng.integers(20, W - c.shape[1] - 19)) if rng.random() < .5 else (W - c.shape[1]) // 2
+            img[y:y + c.shape[0], x0:x0 + c.shape[1]] = c; y += c.shape[0] + int(rng.integers(10, 60))
+        out.append(img)
+    return out
+
+# %% ../nbs/10_detector_training.ipynb #f6152118
+_VARIATIONS = {"small scan": 0.5, "colour": 0.3, "dark gutters": 0.2}     # chance that a training page also appears so
+
+def _panel_item(img, boxes, H, W):
+    f, s = panel_features(img); s *= WORK_SIDE / max(H, W)    # page px → grid
+    t = _panel_target(boxes, f.shape[1:], s); inbox = _panel_target(boxes, f.shape[1:], s, 0)
+    return f, np.stack([t, _panel_target(boxes, f.shape[1:], s, core=PANEL_CORE_SHRINK)]), (1 + 4 * ((inbox == 1) & (t == 0))).astype(np.float32)
+
+def _panel_data(pages: list, progress: bool, rng=None, variations: dict | None = None, text_only: int = 0) -> list:
+    """(features, (interior, core) targets, loss weights) of each page and of its drawn `variations` ({name: chance},
+    see `_VARIATIONS`), and of `text_only` pages of text alone, on the feature grid."""
+    rng = rng if rng is not None else np.random.default_rng(0); variations = variations or {}
     data = []
     for pg in tqdm(pages, desc="panel pages", unit="page", disable=not progress, leave=False):
-        x, (H, W) = load_page(pg.image, WORK_SIDE)
-        f, s = panel_features(x.permute(1, 2, 0).numpy()); s *= WORK_SIDE / max(H, W)    # page px → grid
-        t = _panel_target(pg.panels, f.shape[1:], s); inbox = _panel_target(pg.panels, f.shape[1:], s, 0)
-        data.append((f, t, (1 + 4 * ((inbox == 1) & (t == 0))).astype(np.float32)))
+        x, (H, W) = load_page(pg.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy(); f = img.shape[0] / H
+        data.append(_panel_item(img, pg.panels, H, W))
+        for name, chance in variations.items():
+            if rng.random() >= chance: continue
+            v = (small_scan(img, rng) if name == "small scan" else colourise(img, pg.panels, f, rng) if name == "colour"
+                 else dark_gutters(img, pg.panels, f, rng))
+            data.append(_panel_item(v, pg.panels, H, W))
+    data += [_panel_item(img, [], *img.shape[:2]) for img in text_pages(pages, text_only, rng)]
     return data
 
 def _panel_sample(x, t, w, Hc: int, Wc: int, rng):
     "One training sample: a page padded to (Hc, Wc) at a random offset, flipped at random, contrast jittered."
-    h, wd = t.shape
+    h, wd = t.shape[1:]
     py, px = rng.integers(Hc - h + 1), rng.integers(Wc - wd + 1)
     P = ((py, Hc - h - py), (px, Wc - wd - px))
-    x = np.stack([np.pad(x[c], P, constant_values=_PANEL_PAD[c]) for c in range(3)]); t = np.pad(t, P); w = np.pad(w, P)
-    if rng.random() < .5: x, t, w = x[:, :, ::-1], t[:, ::-1], w[:, ::-1]
-    if rng.random() < .5: x, t, w = x[:, ::-1], t[::-1], w[::-1]
+    x = np.stack([np.pad(x[c], P, constant_values=PANEL_PAD[c]) for c in range(len(x))])
+    t = np.stack([np.pad(c, P) for c in t]); w = np.pad(w, P)
+    if rng.random() < .5: x, t, w = x[:, :, ::-1], t[:, :, ::-1], w[:, ::-1]
+    if rng.random() < .5: x, t, w = x[:, ::-1], t[:, ::-1], w[::-1]
     x = x.copy(); x[0] = np.clip((x[0] - .5) * rng.uniform(.7, 1.3) + .5 + rng.uniform(-.1, .1), 0, 1)
     return x, t.copy(), w.copy()
 
 # %% ../nbs/10_detector_training.ipynb #59d37e68
-def train_panel_net(pages: list, epochs: int = 16, batch: int = 8, seed: int = 0, progress: bool = True) -> dict:
-    "Train `PanelNet` on annotated `StructurePage`s (see above); return its state dict."
+def train_panel_net(pages: list, epochs: int = 16, batch: int = 8, seed: int = 0, progress: bool = True,
+                    variations: dict | None = _VARIATIONS, text_only: int = 20) -> dict:
+    """Train `PanelNet` on annotated `StructurePage`s, their `variations` and `text_only` pages of text alone (see
+    above); return its state dict."""
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    data = _panel_data(pages, progress)
+    data = _panel_data(pages, progress, rng, variations, text_only)
     net = PanelNet().train()
     total = epochs * max(1, len(data) // batch)
     opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=total, pct_start=0.1)
     for _ in tqdm(range(total), desc="train panels", unit="step", disable=not progress, leave=False):
         idx = rng.integers(len(data), size=batch)
-        Hc = max(-(-data[i][1].shape[0] // 32) * 32 for i in idx); Wc = max(-(-data[i][1].shape[1] // 32) * 32 for i in idx)
+        Hc = max(-(-data[i][1].shape[1] // 32) * 32 for i in idx); Wc = max(-(-data[i][1].shape[2] // 32) * 32 for i in idx)
         x, t, w = (torch.from_numpy(np.stack(v)).float() for v in zip(*[_panel_sample(*data[i], Hc, Wc, rng) for i in idx]))
-        loss = (F.binary_cross_entropy_with_logits(net(x), t, reduction="none") * w).sum() / w.sum()
+        loss = (F.binary_cross_entropy_with_logits(net(x), t, reduction="none") * w[:, None]).sum() / w.sum() / t.shape[1]
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval().state_dict()
 

@@ -223,7 +223,7 @@ class PredictOptions(PageOptions):
 # %% ../nbs/01_options.ipynb #opt18
 @dataclass
 class StructureDetectOptions(PageOptions):
-    "write OUT/<page>.json: panels in reading order and text boxes"
+    "write OUT/<page>.json: panels in reading order (none on a page of text alone, one on a cover or splash page) and text boxes"
     images: Path | None = opt(None, "a folder of pages (searched recursively) or a dataset", required=True)
     out: Path | None = opt(None, "output folder (refused if non-empty, unless `force`)", required=True)
     direction: str = opt("ltr", "reading direction: ltr (Franco-Belgian, default) or rtl (manga)", choices=["ltr", "rtl"])

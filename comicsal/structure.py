@@ -30,13 +30,13 @@ from .data import UnreadableImage, load_page
 from .metrics import Report
 
 # %% auto #0
-__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask',
-           'gutter_mask', 'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes',
-           'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once', 'load_panel_net', 'panel_probability',
-           'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons', 'TextNet', 'luminance', 'text_maps',
-           'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map', 'PageStructure', 'analyse_page',
-           'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder', 'StructureResult',
-           'evaluate_structure', 'draw_structure']
+__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_PAD', 'TEXT_STRIDE', 'DETECTOR',
+           'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
+           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once',
+           'load_panel_net', 'panel_probability', 'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons',
+           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map',
+           'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder',
+           'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/09_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -169,13 +169,16 @@ def _block2(a, b):
     return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
                          nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True))
 
+PANEL_MAPS = ("interior", "core")
+
 class PanelNet(nn.Module):
-    "Tiny U-Net (2× pixel-unshuffle, 4 downsamplings): (B, 3, H, W), H and W multiples of 32 → interior logits (B, H, W)."
-    def __init__(self, cin: int = 3, ch=(12, 16, 24, 32, 48)):
+    """Tiny U-Net (2× pixel-unshuffle, 4 downsamplings): (B, 5, H, W) panel features, H and W multiples of 32 →
+    logits (B, 2, H, W) of `PANEL_MAPS`."""
+    def __init__(self, cin: int = 5, ch=(12, 16, 24, 32, 48), nout: int = len(PANEL_MAPS)):
         super().__init__()
         self.enc = nn.ModuleList([_block2(4 * cin if i == 0 else ch[i - 1], c) for i, c in enumerate(ch)])
         self.dec = nn.ModuleList([_block2(ch[i + 1] + ch[i], ch[i]) for i in range(len(ch) - 1)])
-        self.head = nn.Conv2d(ch[0], 4, 1)
+        self.head = nn.Conv2d(ch[0], 4 * nout, 1)
 
     def forward(self, x):
         x = F.pixel_unshuffle(x, 2); skips = []
@@ -184,11 +187,15 @@ class PanelNet(nn.Module):
         for i in range(len(self.dec) - 1, -1, -1):
             x = F.interpolate(x, size=skips[i].shape[-2:], mode="bilinear", align_corners=False)
             x = self.dec[i](torch.cat([x, skips[i]], 1))
-        return F.pixel_shuffle(self.head(x), 2)[:, 0]
+        return F.pixel_shuffle(self.head(x), 2)
 
 # %% ../nbs/09_structure.ipynb #78e7c984
+PANEL_RULE = 41                                       # px at the working scale: ink this long in a straight line is a rule
+PANEL_PAD = np.array([1, 0, 1, 0, 0], np.float32)     # the features beyond the page: white, no ink, all gutter, no rules
+
 def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
-    "(3, h, w) float32 — gray, ink fraction, gutter fraction — at a quarter of the working scale, and the page→feature scale."
+    """(5, h, w) float32 — gray, ink fraction, gutter fraction, horizontal and vertical rules — at a quarter of the
+    working scale, and the page→feature scale."""
     H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
     if abs(s - 1) > 0.01:
         img = resize(img, (round(H * s), round(W * s)), order=1, anti_aliasing=s < 1, preserve_range=True).astype(np.float32)
@@ -196,8 +203,10 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     img = img[:h4, :w4]
     ink = np.abs(img - paper_colour(img, 0.01)).max(-1) > 0.2
     gut = gutter_mask(img)
-    pool = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4).mean((1, 3))
-    return np.stack([pool(img.mean(-1)), pool(ink), pool(gut)]), s / 4
+    cells = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4)
+    rule = lambda axis: ndi.uniform_filter1d(ink.astype(np.float32), PANEL_RULE, axis=axis) > 0.97
+    return np.stack([cells(img.mean(-1)).mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)),
+                     cells(rule(1)).max((1, 3)), cells(rule(0)).max((1, 3))]), s / 4
 
 # %% ../nbs/09_structure.ipynb #a8adfe88
 _NETS: dict = {}
@@ -214,54 +223,33 @@ def load_weights_once(path, shipped: str, build, remedy: str):
 def load_panel_net(path: str | Path | None = None) -> PanelNet:
     "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
     def build(state):
+        if state["head.weight"].shape[0] != 4 * len(PANEL_MAPS):
+            raise ComicsalError(f"{path}: panel weights from an older comicsal (one output map, not {len(PANEL_MAPS)}); "
+                                "retrain them with `train_panel_net` (the detector training chapter).")
         net = PanelNet(); net.load_state_dict(state); return net.eval()
     return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
 
 def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
-    "(interior probability on the feature grid, page→grid scale) of a page."
+    "((2, h, w) interior and core probabilities on the feature grid, page→grid scale) of a page."
     x, s = panel_features(img); c, h, w = x.shape
     H, W = -(-h // 32) * 32, -(-w // 32) * 32
-    xp = np.stack([np.pad(x[i], ((0, H - h), (0, W - w)), constant_values=v) for i, v in enumerate((1, 0, 1))])
-    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights)(torch.from_numpy(xp)[None]))[0, :h, :w].numpy()
+    xp = np.stack([np.pad(x[i], ((0, H - h), (0, W - w)), constant_values=PANEL_PAD[i]) for i in range(c)])
+    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights)(torch.from_numpy(xp)[None]))[0, :, :h, :w].numpy()
     return p, s
 
 # %% ../nbs/09_structure.ipynb #7a0e0403
-def _resplit(p, lab, min_area, open_r, fill=0.85, seeds=(0.9, 0.97)):
-    "Re-split components filling < `fill` of their box (panels joined through a weak spot) with stricter seeds."
-    h, w = p.shape; out = np.zeros_like(lab); k = 0
-    for i, sl in enumerate(ndi.find_objects(lab), 1):
-        if sl is None: continue
-        m = lab[sl] == i; f0 = m.mean(); best = m.astype(int)
-        if f0 < fill:
-            for st in seeds:
-                sd, n = ndi.label(ndi.binary_opening((p[sl] > st) & m, iterations=max(1, open_r)))
-                if n < 2: continue
-                sz = ndi.sum(np.ones_like(m), sd, np.arange(1, n + 1))
-                big = np.nonzero(sz >= 0.3 * min_area * h * w)[0] + 1
-                if len(big) < 2: continue
-                r = np.zeros(n + 1, int); r[big] = np.arange(1, len(big) + 1)
-                ws = watershed(-p[sl], r[sd], mask=m)
-                fl = [(ws == j).sum() / max(1, np.prod([a.stop - a.start for a in ndi.find_objects((ws == j).astype(int))[0]]))
-                      for j in range(1, len(big) + 1)]
-                if min(fl) > f0: best = ws; break
-        sub = out[sl]; sub[best > 0] = best[best > 0] + k; k += best.max()
-    return out
-
-def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, seed_thr: float = 0.8, ring: int = 2, open_r: int = 1,
+def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, core_thr: float = 0.5, ring: int = 2, min_core: float = 0.002,
                 min_area: float = 0.015, min_side: float = 0.04) -> list[list[float]]:
-    "Page-pixel boxes from an interior map (see above): seeded watershed, re-split of non-rectangular pieces, ring grown back."
-    m = p > thr
-    if open_r: m = ndi.binary_opening(m, iterations=open_r)
-    h, w = p.shape
-    sd, n = ndi.label(ndi.binary_opening(p > seed_thr, iterations=max(1, open_r)))
-    sizes = ndi.sum(np.ones_like(p), sd, np.arange(1, n + 1))
-    keep = np.zeros(n + 1, int); big = np.nonzero(sizes >= 0.3 * min_area * h * w)[0] + 1
-    keep[big] = np.arange(1, len(big) + 1)
-    lab = watershed(-p, keep[sd], mask=m)
-    rest, _ = ndi.label(m & (lab == 0)); lab = np.where(lab > 0, lab, np.where(rest > 0, rest + len(big), 0))
-    lab = _resplit(p, lab, min_area, open_r)
+    """Page-pixel boxes from the (interior, core) maps (see above): one per core of at least `min_core` of the grid,
+    grown over the interior mask by a watershed, then by the ring; boxes under `min_area` of the page or with a side
+    under `min_side` of its long side are dropped."""
+    h, w = p.shape[1:]
+    m = ndi.binary_opening(p[0] > thr)
+    core, n = ndi.label(ndi.binary_opening((p[1] > core_thr) & m))
+    sizes = ndi.sum(np.ones_like(core), core, np.arange(1, n + 1))
+    keep = np.zeros(n + 1, int); big = np.nonzero(sizes >= min_core * h * w)[0] + 1; keep[big] = np.arange(1, len(big) + 1)
     out = []
-    for sl in ndi.find_objects(lab):
+    for sl in ndi.find_objects(watershed(-p[0], keep[core], mask=m)) if len(big) else []:
         if sl is None: continue
         y0, x0 = max(0, sl[0].start - ring), max(0, sl[1].start - ring); y1, x1 = min(h, sl[0].stop + ring), min(w, sl[1].stop + ring)
         if (y1 - y0) * (x1 - x0) < min_area * h * w or min(y1 - y0, x1 - x0) < min_side * max(h, w): continue
@@ -270,7 +258,9 @@ def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, seed_thr: float = 0.8
 
 # %% ../nbs/09_structure.ipynb #34eddd0b
 def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None) -> list[list[float]]:
-    "Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned."
+    """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned.
+    A page without panels — text alone, or blank — gives none; a cover or splash page whose picture fills it gives one
+    box, the picture (OpenMantra's own convention for its seven such pages)."""
     H, W = img.shape[:2]
     boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])] for b in panel_boxes(*panel_probability(img, weights))]
     return [boxes[i] for i in reading_order(boxes, direction)]
