@@ -224,7 +224,7 @@ def load_panel_net(path: str | Path | None = None) -> PanelNet:
     "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
     def build(state):
         if state["head.weight"].shape[0] != 4 * len(PANEL_MAPS):
-            raise ComicsalError(f"{path}: panel weights from an older comicsal (one output map, not {len(PANEL_MAPS)}); "
+            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal (one output map, not {len(PANEL_MAPS)}); "
                                 "retrain them with `train_panel_net` (the detector training chapter).")
         net = PanelNet(); net.load_state_dict(state); return net.eval()
     return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
