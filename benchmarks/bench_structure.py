@@ -1,7 +1,7 @@
 """Structure detection on real and synthetic pages, leave-one-series-out: prints figures, asserts nothing.
 
     .venv/bin/python benchmarks/bench_structure.py [--openmantra ../shared/data/comics/openmantra] [--synth-pages 24]
-    .venv/bin/python benchmarks/bench_structure.py --train-panels 16 --train-text 500     # every fold held out, from scratch
+    .venv/bin/python benchmarks/bench_structure.py --train-panels 16 --train-text 1500    # every fold held out, from scratch (as shipped)
 
 For each OpenMantra series held out, the detectors' tuned numbers (panels: `straight`) are chosen on the other
 three series (micro F1 at IoU 0.5) and the held-out series is scored with them; `--train-panels EPOCHS` trains the
