@@ -46,16 +46,10 @@ def small_scan(img: np.ndarray, rng, sides=(180, 600)) -> np.ndarray:
     small = resize(img, (max(8, round(H * s)), max(8, round(W * s))), order=1, anti_aliasing=True)
     return resize(small, (H, W), order=1).astype(np.float32)
 
-def _outside(boxes, shape, scale) -> np.ndarray:
-    m = np.ones(shape, bool)
-    for b in boxes:
-        x0, y0, x1, y1 = (int(round(v * scale)) for v in b); m[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = False
-    return m
-
 def dark_gutters(img: np.ndarray, boxes, scale: float, rng) -> np.ndarray:
     "The page with everything outside its panel `boxes` (page px × `scale`) painted black, dark gray or a dark colour."
     out = img.copy()
-    out[_outside(boxes, img.shape[:2], scale)] = rng.uniform(0, .25) * np.ones(3) if rng.random() < .7 else rng.uniform(0, .5, 3)
+    out[_panel_target(boxes, img.shape[:2], scale, 0) == 0] = rng.uniform(0, .25) * np.ones(3) if rng.random() < .7 else rng.uniform(0, .5, 3)
     return out
 
 def colourise(img: np.ndarray, boxes, scale: float, rng) -> np.ndarray:
@@ -88,6 +82,7 @@ def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) 
 
 # %% ../nbs/10_detector_training.ipynb #f6152118
 _VARIATIONS = {"small scan": 0.5, "colour": 0.3, "dark gutters": 0.2}     # chance that a training page also appears so
+_VARY = {"small scan": lambda img, boxes, f, rng: small_scan(img, rng), "colour": colourise, "dark gutters": dark_gutters}
 
 def _panel_item(img, boxes, H, W):
     f, s = panel_features(img); s *= WORK_SIDE / max(H, W)    # page px → grid
@@ -104,9 +99,7 @@ def _panel_data(pages: list, progress: bool, rng=None, variations: dict | None =
         data.append(_panel_item(img, pg.panels, H, W))
         for name, chance in variations.items():
             if rng.random() >= chance: continue
-            v = (small_scan(img, rng) if name == "small scan" else colourise(img, pg.panels, f, rng) if name == "colour"
-                 else dark_gutters(img, pg.panels, f, rng))
-            data.append(_panel_item(v, pg.panels, H, W))
+            data.append(_panel_item(_VARY[name](img, pg.panels, f, rng), pg.panels, H, W))
     data += [_panel_item(img, [], *img.shape[:2]) for img in text_pages(pages, text_only, rng)]
     return data
 

@@ -33,10 +33,10 @@ from .metrics import Report
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_PAD', 'TEXT_STRIDE', 'DETECTOR',
            'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
            'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once',
-           'load_panel_net', 'panel_probability', 'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons',
-           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map',
-           'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder',
-           'StructureResult', 'evaluate_structure', 'draw_structure']
+           'load_panel_net', 'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection',
+           'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text',
+           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
+           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/09_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -238,19 +238,27 @@ def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]
     return p, s
 
 # %% ../nbs/09_structure.ipynb #7a0e0403
+def core_regions(p: np.ndarray, t_mask: float = 0.5, t_core: float = 0.5, min_core: float = 1, opening: bool = False) -> list:
+    """(row, column) slices of the regions grown from each core of a two-map prediction (`p[0]` inside, `p[1]` core):
+    core components (> `t_core`, at least `min_core` cells) seed a watershed on −`p[0]` over the mask `p[0]` > `t_mask`.
+    `opening` first removes one-cell specks and bridges from the mask and the cores. The panel and text detectors both
+    make their boxes this way."""
+    mask = p[0] > t_mask
+    if opening: mask = ndi.binary_opening(mask)
+    cores = (p[1] > t_core) & mask
+    core, n = ndi.label(ndi.binary_opening(cores) if opening else cores)
+    if n == 0: return []
+    keep = np.zeros(n + 1, bool); keep[1:] = ndi.sum(np.ones_like(core), core, np.arange(1, n + 1)) >= min_core
+    if not keep.any(): return []
+    return [sl for sl in ndi.find_objects(watershed(-p[0], markers=np.where(keep[core], core, 0), mask=mask)) if sl is not None]
+
 def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, core_thr: float = 0.5, ring: int = 2, min_core: float = 0.002,
                 min_area: float = 0.015, min_side: float = 0.04) -> list[list[float]]:
     """Page-pixel boxes from the (interior, core) maps (see above): one per core of at least `min_core` of the grid,
-    grown over the interior mask by a watershed, then by the ring; boxes under `min_area` of the page or with a side
-    under `min_side` of its long side are dropped."""
-    h, w = p.shape[1:]
-    m = ndi.binary_opening(p[0] > thr)
-    core, n = ndi.label(ndi.binary_opening((p[1] > core_thr) & m))
-    sizes = ndi.sum(np.ones_like(core), core, np.arange(1, n + 1))
-    keep = np.zeros(n + 1, int); big = np.nonzero(sizes >= min_core * h * w)[0] + 1; keep[big] = np.arange(1, len(big) + 1)
-    out = []
-    for sl in ndi.find_objects(watershed(-p[0], keep[core], mask=m)) if len(big) else []:
-        if sl is None: continue
+    grown over the interior mask (`core_regions`, specks opened away), then by the ring; boxes under `min_area` of the
+    page or with a side under `min_side` of its long side are dropped."""
+    h, w = p.shape[1:]; out = []
+    for sl in core_regions(p, thr, core_thr, min_core * h * w, opening=True):
         y0, x0 = max(0, sl[0].start - ring), max(0, sl[1].start - ring); y1, x1 = min(h, sl[0].stop + ring), min(w, sl[1].stop + ring)
         if (y1 - y0) * (x1 - x0) < min_area * h * w or min(y1 - y0, x1 - x0) < min_side * max(h, w): continue
         out.append([x0 / s, y0 / s, x1 / s, y1 / s])
@@ -352,16 +360,10 @@ def _snap_to_ink(g: np.ndarray, box, dark: float = 0.45, pad: int = 2, max_glyph
 
 def maps_to_boxes(p: np.ndarray, t_mask: float = 0.5, t_core: float = 0.5, min_core: int = 2, min_side: int = 2,
                   g: np.ndarray | None = None, snap: bool = False) -> list[list[float]]:
-    "Work-scale boxes from the two maps: one per core component (≥ `min_core` cells) grown over the inside map."
-    mask = p[0] > t_mask
-    core, n = ndi.label((p[1] > t_core) & mask)
-    if n == 0: return []
-    sizes = ndi.sum(np.ones_like(core), core, np.arange(1, n + 1))
-    keep = np.zeros(n + 1, bool); keep[1:] = sizes >= min_core
-    seg = watershed(-p[0], markers=np.where(keep[core], core, 0), mask=mask)
+    "Work-scale boxes from the two maps: one per core component (≥ `min_core` cells) grown over the inside map (`core_regions`)."
     out = []
-    for sl in ndi.find_objects(seg):
-        if sl is None or sl[0].stop - sl[0].start < min_side or sl[1].stop - sl[1].start < min_side: continue
+    for sl in core_regions(p, t_mask, t_core, min_core):
+        if sl[0].stop - sl[0].start < min_side or sl[1].stop - sl[1].start < min_side: continue
         b = [float(sl[1].start * TEXT_STRIDE), float(sl[0].start * TEXT_STRIDE), float(sl[1].stop * TEXT_STRIDE), float(sl[0].stop * TEXT_STRIDE)]
         out.append(_snap_to_ink(g, b) if snap and g is not None else b)
     return out
@@ -439,7 +441,7 @@ def structure_channels(images: torch.Tensor, hw: tuple[int, int], names=STRUCTUR
     return torch.stack(out).to(images.device)
 
 # %% ../nbs/09_structure.ipynb #7a0e0102
-DETECTOR = "comicsal-structure-1"
+DETECTOR = "comicsal-structure-2"      # 2: the panel network with rules and cores (2026-12-05)
 
 def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int] | None = None) -> dict:
     """Panels (in reading order) and text boxes of a page (H, W, 3 floats in [0, 1]), in the pixels of a page of
