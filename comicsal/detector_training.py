@@ -12,11 +12,11 @@ from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from .data import load_page
-from .structure import PANEL_PAD, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, panel_features, text_maps
+from .structure import PANEL_PAD, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, panel_features, paper_colour, text_maps
 
 # %% auto #0
 __all__ = ['PANEL_CORE_SHRINK', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'small_scan', 'dark_gutters', 'colourise',
-           'text_pages', 'train_panel_net', 'train_text_net']
+           'divide_panels', 'text_pages', 'train_panel_net', 'train_text_net']
 
 # %% ../nbs/10_detector_training.ipynb #14f86913
 PANEL_CORE_SHRINK = 0.25     # the core target: the box shrunk on each side by a quarter of its short side
@@ -61,6 +61,30 @@ def colourise(img: np.ndarray, boxes, scale: float, rng) -> np.ndarray:
         out[sl][light[sl]] *= c
     return out
 
+def divide_panels(img: np.ndarray, boxes, scale: float, rng, chance: float = 0.5, min_side: int = 60) -> tuple[np.ndarray, list]:
+    """The page with each panel (at `chance`, if its long side is at least 2 × `min_side` px) cut in two by a straight
+    dark line 1–4 px wide across it — a third of the time two lines with a 2–7 px gutter of paper between them — at
+    30–70 % of its long side, and the new boxes (page px; `scale` = `img` px per page px)."""
+    out, new, paper = img.copy(), [], paper_colour(img, 0.01)
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v * scale)) for v in b); x0, y0 = max(0, x0), max(0, y0)
+        vertical = (x1 - x0) > (y1 - y0) * rng.uniform(.6, 1.6)             # cut the long side (a square one either way)
+        L = (x1 - x0) if vertical else (y1 - y0)
+        if rng.random() >= chance or L < 2 * min_side: new.append(list(b)); continue
+        c = (x0 if vertical else y0) + int(round(rng.uniform(.3, .7) * L)); th = int(rng.integers(1, 5))
+        gap = int(rng.integers(2, 8)) if rng.random() < 1 / 3 else 0; ink = rng.uniform(0, .15)
+        lo, hi = c - gap // 2, c + gap // 2 + 1                             # the gutter (or the line) between the halves
+        across = slice(y0, y1) if vertical else slice(x0, x1)
+        def cut(a, z, s=across, v=vertical): return (s, slice(a, z)) if v else (slice(a, z), s)
+        if gap:
+            out[cut(lo - th, hi + th)] = paper; out[cut(lo - th, lo)] = ink; out[cut(hi, hi + th)] = ink
+        else:
+            lo = hi = c; out[cut(c - th // 2, c - th // 2 + th)] = ink
+        k = 0 if vertical else 1
+        first, second = list(b), list(b); first[k + 2] = lo / scale; second[k] = hi / scale
+        new += [first, second]
+    return out, new
+
 def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) -> list[np.ndarray]:
     "`n` pages (H, W, 3 floats) of text blocks cut from `sources` random annotated pages each, set on paper: no panels."
     withtext = [p for p in pages if p.text]
@@ -81,8 +105,10 @@ def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) 
     return out
 
 # %% ../nbs/10_detector_training.ipynb #f6152118
-_VARIATIONS = {"small scan": 0.5, "colour": 0.3, "dark gutters": 0.2}     # chance that a training page also appears so
-_VARY = {"small scan": lambda img, boxes, f, rng: small_scan(img, rng), "colour": colourise, "dark gutters": dark_gutters}
+_VARIATIONS = {"small scan": 0.5, "colour": 0.3, "dark gutters": 0.2, "divided": 0.6}   # chance that a training page also appears so
+_VARY = {"small scan": lambda img, boxes, f, rng: (small_scan(img, rng), boxes),       # each: (page, boxes) → (page, boxes)
+         "colour": lambda img, boxes, f, rng: (colourise(img, boxes, f, rng), boxes),
+         "dark gutters": lambda img, boxes, f, rng: (dark_gutters(img, boxes, f, rng), boxes), "divided": divide_panels}
 
 def _panel_item(img, boxes, H, W):
     f, s = panel_features(img); s *= WORK_SIDE / max(H, W)    # page px → grid
@@ -99,7 +125,7 @@ def _panel_data(pages: list, progress: bool, rng=None, variations: dict | None =
         data.append(_panel_item(img, pg.panels, H, W))
         for name, chance in variations.items():
             if rng.random() >= chance: continue
-            data.append(_panel_item(_VARY[name](img, pg.panels, f, rng), pg.panels, H, W))
+            data.append(_panel_item(*_VARY[name](img, pg.panels, f, rng), H, W))
     data += [_panel_item(img, [], *img.shape[:2]) for img in text_pages(pages, text_only, rng)]
     return data
 

@@ -146,13 +146,16 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, mask: torch.Tens
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).clamp_min(0.3)
     s = float(sigma.detach())
     if not math.isfinite(s): raise FloatingPointError(f"the blur width σ = {s} is not finite (diverged weights)")
-    r = int(min(max(1, math.ceil(3 * s)), max(x.shape[-2:])))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-t ** 2 / (2 * sigma ** 2)); k = k / k.sum()
+    # Each axis's kernel reaches at most n − 2 pixels (n: that axis's length): farther is (almost) off the image anyway,
+    # and this torch build corrupts its heap in conv2d's backward when a kernel reaches n − 1 or more (σ learnt large).
+    def kernel(n):
+        r = max(0, min(math.ceil(3 * s), n - 2)); t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+        k = torch.exp(-t ** 2 / (2 * sigma ** 2)); return k / k.sum(), r
+    (ky, ry), (kx, rx) = kernel(x.shape[-2]), kernel(x.shape[-1])
     def conv(z):
         C = z.shape[1]
-        z = F.conv2d(z, k.view(1, 1, -1, 1).expand(C, 1, -1, 1), padding=(r, 0), groups=C)
-        return F.conv2d(z, k.view(1, 1, 1, -1).expand(C, 1, 1, -1), padding=(0, r), groups=C)
+        z = F.conv2d(z, ky.view(1, 1, -1, 1).expand(C, 1, -1, 1), padding=(ry, 0), groups=C)
+        return F.conv2d(z, kx.view(1, 1, 1, -1).expand(C, 1, 1, -1), padding=(0, rx), groups=C)
     w = torch.ones_like(x[:, :1]) if mask is None else mask.to(x.dtype)
     return conv(x * w) / conv(w).clamp_min(1e-8)
 

@@ -15,7 +15,7 @@ __all__ = ['MAX_PIXELS_DEFAULT', 'TIME_SLICES', 'TIME_SECONDS', 'BACKBONES', 'BA
            'MODEL_NAMES', 'REFERENCE_NAMES', 'TEMPORAL_TRAIN', 'TrainConfig', 'TemporalTrainDefaults', 'opt',
            'PageOptions', 'DataFetchOptions', 'DataCheckOptions', 'DataSynthOptions', 'DataSimulateOptions',
            'EvaluateOptions', 'TrainOptions', 'PredictOptions', 'StructureDetectOptions', 'StructureEvaluateOptions',
-           'RunOptions', 'BookOptions']
+           'RunOptions', 'BookOptions', 'AdaptOptions']
 
 # %% ../nbs/01_options.ipynb #opt05
 MAX_PIXELS_DEFAULT = 500_000_000     # width × height: a 1200 dpi A3 scan is ~280 MP (the data chapter)
@@ -254,3 +254,16 @@ class BookOptions:
     "build the HTML book (chapters + runs) with jupyter-book"
     out: Path | None = opt(None, "book folder (default: results/book)")
     no_execute: bool = opt(False, "do not execute the library chapters")
+
+@dataclass
+class AdaptOptions(PageOptions):
+    "adapt a model to a small dataset (pages with maps, or maps alone) → OUT/model.pt + its card (cross-validated)"
+    data: Path | None = opt(None, "a dataset of pages with maps (every split with maps is used)", group="source")
+    maps: Path | None = opt(None, "a folder of ground-truth maps without images: fit the dataset's prior alone", group="source")
+    out: Path | None = opt(None, "output folder: model.pt, card.json, card.md, cv.csv", required=True)
+    base: str = opt("comicsal", "the model to adapt: a shipped name (comicsal, comicsal-photo), a checkpoint, "
+                    "latest:PIPELINE/PATH, or none (the prior alone, with `maps`)", flags=("--from",), metavar="MODEL")
+    folds: int = opt(5, "cross-validation folds over the pages (2 or more; at most one per page)", metavar="K")
+    seed: int = opt(0, "seed of the folds")
+    force: bool = False
+    no_progress: bool = False

@@ -5,18 +5,22 @@
 # %% ../nbs/14_priors.ipynb #3ce45997
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from fastcore.basics import patch
 
 from .config import ComicsalError
 from .data import grid_target, load_image, load_map
 from .metrics import centre_bias, normalize_sum
-from .models import SaliencyModel, register_model
+from .models import DatasetMeanModel, SaliencyModel, build_model, gaussian_blur, log_density, register_model
 from .structure import PageStructure, analyse_page, structure_maps
 
 # %% auto #0
-__all__ = ['STRUCTURE_MODELS', 'STRUCTURE_PRIORS', 'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel']
+__all__ = ['STRUCTURE_MODELS', 'STRUCTURE_PRIORS', 'StructurePriorModel', 'PanelPriorModel', 'TextPriorModel',
+           'adapted_log_density', 'prior_log_map', 'AdaptedModel']
 
 # %% ../nbs/14_priors.ipynb #246724b5
 def _page_arrays(pages, side: int = 48):
@@ -105,3 +109,53 @@ class TextPriorModel(StructurePriorModel):
 STRUCTURE_MODELS = {"panel-prior": PanelPriorModel, "text-prior": TextPriorModel, "structure-prior": StructurePriorModel}
 STRUCTURE_PRIORS = tuple(STRUCTURE_MODELS)
 for _kind, _cls in STRUCTURE_MODELS.items(): register_model(_kind, lambda cfg, pretrained, cls=_cls: cls(**cfg))
+
+# %% ../nbs/14_priors.ipynb #ad_m1
+def adapted_log_density(lp: torch.Tensor, gamma, sigma, log_prior: torch.Tensor, weight, uniform) -> torch.Tensor:
+    """(B, h, w) log-densities `lp` adapted by the dataset-level parameters (see above; differentiable in all of them):
+    blur σ (fraction of the long side; ≤ 0: none), temperature γ, prior log-map `log_prior` (any grid, stretched to
+    the page) with weight w, uniform share ε."""
+    B, h, w = lp.shape
+    sigma = torch.as_tensor(sigma, dtype=lp.dtype)
+    if float(sigma.detach()) > 0:
+        lp = torch.log(gaussian_blur(lp.exp()[:, None], sigma * max(h, w))[:, 0].clamp_min(1e-30))
+    prior = F.interpolate(log_prior[None, None].to(lp), size=(h, w), mode="bilinear", align_corners=False)[0]
+    out = log_density(gamma * lp + weight * prior)
+    u = torch.as_tensor(uniform, dtype=lp.dtype).clamp(0, 1 - 1e-6)
+    return out if float(u.detach()) <= 0 else torch.logaddexp(out + torch.log1p(-u), torch.log(u.clamp_min(1e-30)) - math.log(h * w))
+
+def prior_log_map(maps, size: int = 64) -> torch.Tensor:
+    "The mean of ground-truth `maps` (each normalised to a distribution) on a `size`×`size` page-relative grid, as a log-map."
+    return torch.log(DatasetMeanModel(size).fit(maps).mean_map.clamp_min(1e-12))
+
+class AdaptedModel(SaliencyModel):
+    """Any model's log-density with a dataset's blur, temperature, prior and uniform share (see above). `base`: the
+    base model's config (None: the prior alone); `base_model`: an already built base (its config is kept)."""
+    name = "adapted"
+    def __init__(self, base: dict | None = None, prior_size: int = 64, pretrained: bool = True, base_model: SaliencyModel | None = None):
+        super().__init__()
+        self.base = base_model if base_model is not None else (build_model(base, pretrained) if base else None)
+        self.base_config = self.base.config() if self.base is not None else None
+        self.register_buffer("log_prior", torch.full((prior_size, prior_size), -2 * math.log(prior_size)))
+        for k, v in (("gamma", 1.0), ("sigma", 0.0), ("weight", 0.0), ("uniform", 0.0)): self.register_buffer(k, torch.tensor(v))
+        if self.base is not None and hasattr(self.base, "long_side"): self.long_side = self.base.long_side
+
+    def set(self, gamma=None, sigma=None, weight=None, uniform=None, log_prior=None) -> "AdaptedModel":
+        "Set some of the dataset-level parameters (floats; `log_prior` a square log-map of the prior's size)."
+        for k, v in (("gamma", gamma), ("sigma", sigma), ("weight", weight), ("uniform", uniform)):
+            if v is not None: getattr(self, k).fill_(float(v))
+        if log_prior is not None: self.log_prior.copy_(torch.as_tensor(log_prior, dtype=torch.float32))
+        return self
+
+    def params(self) -> dict:
+        "The dataset-level parameters as plain floats."
+        return {k: round(float(getattr(self, k)), 6) for k in ("gamma", "sigma", "weight", "uniform")}
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        lp = self.base(images, mask) if self.base is not None else log_density(images.new_zeros(images.shape[0], *images.shape[-2:]), mask)
+        return adapted_log_density(lp, self.gamma, self.sigma, self.log_prior, self.weight, self.uniform)
+
+    def config(self) -> dict: return {"kind": self.name, "base": self.base_config, "prior_size": int(self.log_prior.shape[0])}
+    def frozen_prefixes(self): return tuple("base." + p for p in self.base.frozen_prefixes()) if self.base is not None else ()
+
+register_model("adapted", lambda cfg, pretrained: AdaptedModel(cfg.get("base"), int(cfg.get("prior_size", 64)), pretrained))

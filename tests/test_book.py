@@ -37,7 +37,7 @@ def book(sample, tmp_path_factory):
 def test_book_links_chapters_and_runs(book):
     index, compare = book
     html = index.read_text()
-    for chapter in ("00_config", "06_metrics", "18_train", "23_cli", "17_zoo"):
+    for chapter in ("00_config", "06_metrics", "18_train", "24_cli", "17_zoo"):
         assert f"chapters/{chapter}.html" in html, chapter
     assert f"runs/{compare.name}.html" in html
     assert 'href="nbs/' not in html                                       # README links rewritten to the chapters

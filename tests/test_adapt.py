@@ -1,0 +1,69 @@
+"""comicsal adapt: the command end to end on the sample and on the real AI4VA training maps; its refusals."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from commands import cli, no_traceback
+from conftest import SHARED
+
+from comicsal.adapt import STEPS, apply_parameters, fit_parameters, map_targets
+from comicsal.data import load_map
+from comicsal.models import load_model
+
+AI4VA_MAPS = SHARED / "data" / "ai4va_maps" / "train"
+needs_ai4va_maps = pytest.mark.skipif(not AI4VA_MAPS.is_dir(), reason=f"{AI4VA_MAPS} is absent (a fresh clone without the project's shared data)")
+
+
+def test_adapt_data_writes_a_checkpoint_that_predicts(sample, tmp_path):
+    code, out, err = cli("adapt", "--data", str(sample), "--from", "centre-bias", "--out", str(tmp_path / "ad"), "--folds", "3", "--no-progress")
+    assert code == 0, err
+    card = json.loads((tmp_path / "ad" / "card.json").read_text())
+    assert card["mode"] == "data" and card["n"] == 10 and card["chosen"] in ("zero-shot", "calibration", "calibration+prior")
+    assert set(card["cv"]) == {"zero-shot", "calibration", "calibration+prior"} and card["folds"] == 3
+    rows = (tmp_path / "ad" / "cv.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 * 3                      # a row per fold and candidate
+    code, out, err = cli("predict", "--checkpoint", str(tmp_path / "ad" / "model.pt"), "--images", str(sample / "images" / "test"),
+                         "--out", str(tmp_path / "pred"), "--no-progress")
+    assert code == 0, err
+    assert len(list((tmp_path / "pred").glob("*.png"))) == 2
+
+
+def test_adapt_refuses_clearly(sample, tmp_path):
+    code, out, err = cli("adapt", "--data", str(sample), "--from", "centre-bias", "--out", str(tmp_path / "ad"), "--folds", "1")
+    assert code != 0 and "2 or more" in err; no_traceback(err)
+    code, out, err = cli("adapt", "--maps", str(tmp_path / "none"), "--out", str(tmp_path / "m"))
+    assert code != 0 and "no such folder" in err; no_traceback(err)
+    (tmp_path / "empty").mkdir()
+    code, out, err = cli("adapt", "--maps", str(tmp_path / "empty"), "--out", str(tmp_path / "m"))
+    assert code != 0 and "no map images" in err; no_traceback(err)
+    assert cli("adapt", "--maps", str(sample / "maps" / "train"), "--from", "none", "--out", str(tmp_path / "m"), "--no-progress")[0] == 0
+    code, out, err = cli("adapt", "--maps", str(sample / "maps" / "train"), "--from", "none", "--out", str(tmp_path / "m"))
+    assert code != 0 and "--force" in err; no_traceback(err)
+
+
+def test_fit_does_not_crash_when_the_blur_grows_past_the_grid():
+    "A target flatter than any blur of the base drives σ up: the blur's kernel must stay inside the grid (torch crashed)."
+    lps = torch.log_softmax(torch.randn(6, 64 * 64) * 6, 1).reshape(6, 64, 64)
+    flat = torch.full((6, 64, 64), 1 / 64 ** 2)
+    p = fit_parameters(lps, flat, STEPS["calibration"], steps=400)
+    assert np.isfinite(p["loss"]) and (p["gamma"] < 0.5 or p["uniform"] > 0.5)    # it flattened the base, one way or another
+
+
+@needs_ai4va_maps
+def test_ai4va_prior_from_the_fifteen_training_maps(tmp_path):
+    "The worked example: the prior fitted leave-one-map-out on the real maps puts more mass where the held-out map has it."
+    maps = [load_map(p) for p in sorted(AI4VA_MAPS.glob("*.png"))]
+    assert len(maps) == 15
+    tg = map_targets(maps)
+    ce_prior, ce_uniform = [], []
+    for i in range(len(maps)):
+        rest = [j for j in range(len(maps)) if j != i]
+        lp = apply_parameters(None, fit_parameters(None, tg[rest], STEPS["prior"]))[0]
+        ce_prior.append(float(-(tg[i] * lp).sum())); ce_uniform.append(float(np.log(64 * 64)))
+    assert np.mean(ce_prior) < np.mean(ce_uniform) - 0.05
+    code, out, err = cli("adapt", "--maps", str(AI4VA_MAPS), "--from", "none", "--out", str(tmp_path / "ai4va"), "--no-progress")
+    assert code == 0, err
+    m = load_model(tmp_path / "ai4va" / "model.pt")
+    lp = m(torch.rand(1, 3, 96, 68))[0]
+    assert torch.isfinite(lp).all() and abs(float(torch.logsumexp(lp.reshape(-1), 0))) < 1e-3
