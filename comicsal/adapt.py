@@ -24,9 +24,9 @@ from .priors import AdaptedModel, adapted_log_density
 from .zoo import resolve_model
 
 # %% auto #0
-__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAPS_ONLY', 'base_log_densities', 'map_targets',
-           'fit_parameters', 'apply_parameters', 'folds_of', 'score_pages', 'cross_validate', 'choose', 'map_files',
-           'Adaptation', 'adapt']
+__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'CHOICE_FOLDS', 'MAPS_ONLY', 'base_log_densities',
+           'map_targets', 'fit_parameters', 'apply_parameters', 'folds_of', 'score_pages', 'cross_validate', 'choose',
+           'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -136,11 +136,15 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
             for m, v in r.items(): out[c][m].append(v)
     return out
 
+CHOICE_FOLDS = 0.8     # the share of folds whose KLD a candidate must beat zero-shot's on
+
 def choose(cv: dict) -> str:
-    "The candidate with the lowest mean KLD among those no worse than zero-shot on mean CC and mean KLD."
+    """The candidate with the lowest mean KLD among those no worse than zero-shot on mean CC and mean KLD that beat
+    zero-shot's KLD in at least `CHOICE_FOLDS` of the folds; zero-shot when none does."""
     mean = {c: {m: float(np.mean(v)) for m, v in r.items()} for c, r in cv.items()}
-    z = mean["zero-shot"]
-    ok = [c for c in mean if mean[c]["CC"] >= z["CC"] and mean[c]["KLD"] <= z["KLD"]]
+    z, zk = mean["zero-shot"], np.asarray(cv["zero-shot"]["KLD"])
+    ok = [c for c in mean if c == "zero-shot" or (mean[c]["CC"] >= z["CC"] and mean[c]["KLD"] <= z["KLD"]
+                                                   and np.mean(np.asarray(cv[c]["KLD"]) < zk) >= CHOICE_FOLDS)]
     return min(ok, key=lambda c: (mean[c]["KLD"], -mean[c]["CC"]))
 
 # %% ../nbs/19_adapt.ipynb #ad000041
