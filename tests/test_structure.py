@@ -110,3 +110,15 @@ def test_structure_commands_on_synthetic_pages(sample, tmp_path):
     assert rc == 1 and "per_page.csv already exists" in err and "--force" in err, err
     rc, out, err = run_captured(["structure", "detect", "--images", sample, "--out", sample / "det", "--no-progress"])
     assert rc == 1 and "overlaps" in err
+
+
+def test_the_shipped_panel_weights_have_a_card_for_this_detector():
+    "The card beside the weights names the detector version that reads them and says its figures involve no gaze."
+    import json
+    from pathlib import Path
+
+    import comicsal
+    from comicsal.structure import DETECTOR
+    card = json.loads((Path(comicsal.__file__).parent / "weights" / "structure-panels.json").read_text())
+    assert card["detector"] == DETECTOR and card["weights"] == "structure-panels.pt"
+    assert "no gaze" in card["ground_truth"] and "no gaze" in card["figures"]["kind"]
