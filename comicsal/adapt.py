@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, seed_everything
-from .data import IMAGE_EXTS, discover, grid_target, load_map, load_page
+from .data import IMAGE_EXTS, discover, grid_target, load_map
 from .metrics import AI4VA_METRICS, score_ai4va
 from .models import SaliencyModel, density_to_uint8, gaussian_blur, log_density, save_checkpoint
+from .predict import page_logits
 from .priors import AdaptedModel, adapted_log_density
 from .zoo import resolve_model
 
@@ -44,8 +45,7 @@ def base_log_densities(model: SaliencyModel, images: list, progress: bool = True
     "(N, n, n) log-densities of `model` on the page files `images`, each run at the model's own input size."
     model.eval(); out = []
     for path in tqdm(images, desc="base model", unit="page", disable=not progress, leave=False):
-        x, _ = load_page(path, getattr(model, "long_side", 512))
-        out.append(_square(model(x[None])[0], n))
+        out.append(_square(page_logits(model, path), n))
     return torch.stack(out)
 
 def map_targets(maps: list[np.ndarray], n: int = ADAPT_GRID) -> torch.Tensor:
@@ -81,13 +81,11 @@ def fit_parameters(lps: torch.Tensor | None, targets: torch.Tensor, fit: tuple[s
     loo = _loo_priors(targets)
     base = lps if lps is not None else torch.zeros_like(targets)
     use_prior = lps is None or "weight" in fit
+    on = lps is not None
     def loss():
-        lp = adapted_log_density(base, value["gamma"]() if lps is not None else 0.0, value["sigma"]() if lps is not None else 0.0,
-                                 torch.zeros(2, 2), 0.0, 0.0)
-        if use_prior:
-            pri = F.interpolate(_blurred_log(loo, value["prior_blur"]())[:, None], size=targets.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-            lp = log_density(lp + (value["weight"]() if lps is not None else 1.0) * pri)
-        u = value["uniform"](); lp = torch.logaddexp(lp + torch.log1p(-u), torch.log(u) - math.log(lp.shape[-2] * lp.shape[-1]))
+        pri = _blurred_log(loo, value["prior_blur"]()) if use_prior else torch.zeros(1, 2, 2)
+        w = (value["weight"]() if on else 1.0) if use_prior else 0.0
+        lp = adapted_log_density(base, value["gamma"]() if on else 0.0, value["sigma"]() if on else 0.0, pri, w, value["uniform"]())
         return -(targets * lp).sum((1, 2)).mean()
     params = [raw[k] for k in fit]
     if params:
@@ -205,26 +203,25 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     model = resolve_model(base) if base not in (None, "none") else None
     label = base if isinstance(base, (str, Path)) or base is None else getattr(base, "name", "model")
     if data is not None:
+        if model is None: raise ComicsalError("adapt --data needs a base model (--from); for a prior alone use --maps.")
         pages = [p for p in discover(data).pages if p.map is not None]
         if len(pages) < 2: raise ComicsalError(f"--data {data}: {len(pages)} page(s) with a map; adaptation needs at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
-        lps = base_log_densities(model, [p.image for p in pages], progress) if model is not None else None
-        if lps is None:
-            raise ComicsalError("adapt --data needs a base model (--from); for a prior alone use --maps.")
+        lps = base_log_densities(model, [p.image for p in pages], progress)
         cv = cross_validate(lps, targets, gts, folds, seed, progress=progress)
         chosen = choose(cv)
-        p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {"gamma": 1.0, "sigma": 0.0, "weight": 0.0, "uniform": 0.0, "log_prior": torch.zeros(PRIOR_SIZE, PRIOR_SIZE)}
+        p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
         n, mode, where, stems = len(pages), "data", data, [p.stem for p in pages]
     else:
         files = map_files(maps); gts = [load_map(f) for f in files]
         p = fit_parameters(None, map_targets(gts), STEPS["prior"])
         if model is not None: p.update(MAPS_ONLY)
         cv, chosen, n, mode, where, stems = {}, "prior", len(files), "maps", maps, [f.stem for f in files]
-    am = AdaptedModel(base_model=model, prior_size=PRIOR_SIZE).set(gamma=p["gamma"], sigma=p["sigma"], weight=p["weight"],
-                                                                  uniform=p["uniform"], log_prior=p["log_prior"])
+    am = AdaptedModel(base_model=model, prior_size=PRIOR_SIZE).set(**{k: p.get(k) for k in ("gamma", "sigma", "weight", "uniform", "log_prior")})
     params = am.params()
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
-            "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {}}
+            "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
+            "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None}     # the prior's own blur, where it counts
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n"); (out / "card.md").write_text(_card_md(card))

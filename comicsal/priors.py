@@ -114,12 +114,13 @@ for _kind, _cls in STRUCTURE_MODELS.items(): register_model(_kind, lambda cfg, p
 def adapted_log_density(lp: torch.Tensor, gamma, sigma, log_prior: torch.Tensor, weight, uniform) -> torch.Tensor:
     """(B, h, w) log-densities `lp` adapted by the dataset-level parameters (see above; differentiable in all of them):
     blur σ (fraction of the long side; ≤ 0: none), temperature γ, prior log-map `log_prior` (any grid, stretched to
-    the page) with weight w, uniform share ε."""
+    the page; (B, ph, pw): one per page) with weight w, uniform share ε."""
     B, h, w = lp.shape
     sigma = torch.as_tensor(sigma, dtype=lp.dtype)
     if float(sigma.detach()) > 0:
         lp = torch.log(gaussian_blur(lp.exp()[:, None], sigma * max(h, w))[:, 0].clamp_min(1e-30))
-    prior = F.interpolate(log_prior[None, None].to(lp), size=(h, w), mode="bilinear", align_corners=False)[0]
+    lpri = log_prior if log_prior.dim() == 3 else log_prior[None]          # one prior for all pages, or one per page
+    prior = F.interpolate(lpri[:, None].to(lp), size=(h, w), mode="bilinear", align_corners=False)[:, 0]
     out = log_density(gamma * lp + weight * prior)
     u = torch.as_tensor(uniform, dtype=lp.dtype).clamp(0, 1 - 1e-6)
     return out if float(u.detach()) <= 0 else torch.logaddexp(out + torch.log1p(-u), torch.log(u.clamp_min(1e-30)) - math.log(h * w))
