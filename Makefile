@@ -36,11 +36,12 @@ demo: install
 	$(BIN)/comicsal run compare -p data $(SAMPLE) -p seed $(SEED) \
 		-p models "[latest:train/model/model.pt, comicsal, comicsal-photo, centre-bias, dataset-mean]"
 	$(BIN)/comicsal run ablation -p data $(SAMPLE) -p seed $(SEED)
+	$(BIN)/comicsal run adapt -p data $(SAMPLE) -p seed $(SEED)
 	$(BIN)/comicsal book
 	@echo
 	@echo "Outputs:"
 	@echo "  sample dataset:   $(SAMPLE)/"
-	@echo "  recorded runs:    results/runs/<UTC>-{predict,train,evaluate,predict,compare,ablation}/"
+	@echo "  recorded runs:    results/runs/<UTC>-{predict,train,evaluate,predict,compare,ablation,adapt}/"
 	@echo "                    (the first predict uses the shipped default model: no training)"
 	@echo "  the book:         results/book/_build/html/index.html"
 

@@ -191,9 +191,10 @@ def _card_md(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | None = None, base="comicsal", folds: int = 5,
-          seed: int = 0, force: bool = False, progress: bool = True) -> Adaptation:
+          seed: int = 0, force: bool = False, progress: bool = True, split: str | None = None) -> Adaptation:
     """Adapt `base` (a shipped name, a checkpoint, a model, or None for the prior alone) to the pages with maps under
-    `data`, or to the ground-truth `maps` alone (see above); write the checkpoint and its card to `out`."""
+    `data` (those of `split` alone if given, e.g. `train`, keeping `val` for scoring), or to the ground-truth `maps`
+    alone (see above); write the checkpoint and its card to `out`."""
     if (data is None) == (maps is None): raise ComicsalError("adapt: pass exactly one of --data DIR (pages with maps) or --maps DIR (maps alone).")
     if int(folds) < 2: raise ComicsalError(f"adapt: `folds` must be 2 or more (got {folds}); 5 is the default.")
     out = Path(out)
@@ -204,14 +205,15 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     label = base if isinstance(base, (str, Path)) or base is None else getattr(base, "name", "model")
     if data is not None:
         if model is None: raise ComicsalError("adapt --data needs a base model (--from); for a prior alone use --maps.")
-        pages = [p for p in discover(data).pages if p.map is not None]
-        if len(pages) < 2: raise ComicsalError(f"--data {data}: {len(pages)} page(s) with a map; adaptation needs at least 2 (pages under images/<split>/, maps under maps/<split>/).")
+        pages = [p for p in discover(data).pages if p.map is not None and split in (None, p.split)]
+        if len(pages) < 2: raise ComicsalError(f"--data {data}: {len(pages)} page(s) with a map{f' in split {split!r}' if split else ''}; adaptation needs "
+                                               "at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
         lps = base_log_densities(model, [p.image for p in pages], progress)
         cv = cross_validate(lps, targets, gts, folds, seed, progress=progress)
         chosen = choose(cv)
         p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
-        n, mode, where, stems = len(pages), "data", data, [p.stem for p in pages]
+        n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
         files = map_files(maps); gts = [load_map(f) for f in files]
         p = fit_parameters(None, map_targets(gts), STEPS["prior"])

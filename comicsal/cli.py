@@ -186,7 +186,8 @@ def _structure_evaluate(a) -> int:
 
 def _adapt(a) -> int:
     from comicsal.adapt import adapt
-    res = adapt(a.out, data=a.data, maps=a.maps, base=a.base, folds=a.folds, seed=a.seed, force=a.force, progress=not a.no_progress)
+    res = adapt(a.out, data=a.data, maps=a.maps, base=a.base, folds=a.folds, seed=a.seed, force=a.force,
+                progress=not a.no_progress, split=a.split)
     print((Path(a.out) / "card.md").read_text())
     print(f"adapted model written to {Path(a.out) / 'model.pt'} (chosen: {res.chosen})")
     return 0

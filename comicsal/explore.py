@@ -24,7 +24,7 @@ from .temporal import panel_times, slice_folders
 # %% auto #0
 __all__ = ['COLORMAPS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image',
            'display_page', 'png_uri', 'heat_trace', 'explorer_figure', 'export_explorer_html', 'history_figure',
-           'scores_figure', 'scores_table_html', 'time_figure', 'order_marks', 'Explorer']
+           'scores_figure', 'scores_table_html', 'cv_figure', 'time_figure', 'order_marks', 'Explorer']
 
 # %% ../nbs/21_explore.ipynb #40886ebd
 _PLOTLYJS_SENT = False
@@ -180,6 +180,22 @@ def scores_table_html(summaries: dict[str, dict]) -> str:
             rows.append(f"<tr><td>{name}</td><td>{style}</td><td>{blk['n']}</td>{cells}</tr>")
     return (f"{TABLE_STYLE}<p><b>protocol {first['protocol']}</b></p><table class='csal'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+# %% ../nbs/21_explore.ipynb #cvfig002
+def cv_figure(cv: dict[str, dict[str, list]], metrics=("CC", "KLD")):
+    "Each candidate's per-fold scores (points) and their mean (a bar), one panel per metric, from `adapt`'s `cv`."
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{m} per fold ({'lower' if m == 'KLD' else 'higher'} is better)" for m in metrics])
+    for j, m in enumerate(metrics, 1):
+        for i, (cand, r) in enumerate(cv.items()):
+            v = r[m]; colour = f"hsl({(i * 110) % 360},55%,45%)"
+            fig.add_trace(go.Bar(x=[cand], y=[float(np.mean(v))], marker_color=colour, opacity=.35, name=cand, showlegend=False,
+                                 text=[f"{np.mean(v):.3f}"], textposition="outside"), row=1, col=j)
+            fig.add_trace(go.Scatter(x=[cand] * len(v), y=v, mode="markers", marker=dict(color=colour, size=7), name=cand,
+                                     showlegend=False, hovertext=[f"fold {k}: {x:.3f}" for k, x in enumerate(v)]), row=1, col=j)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
 
 # %% ../nbs/21_explore.ipynb #e85976fd
 def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None = None, boxes=None,

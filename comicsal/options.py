@@ -243,7 +243,7 @@ class StructureEvaluateOptions:
 @dataclass
 class RunOptions:
     "execute a pipeline notebook with papermill into results/runs/<UTC>-<NAME>/"
-    name: str | None = opt(None, "pipeline: train, evaluate, predict, compare (nbs/pipelines/NAME.ipynb)", positional=True)
+    name: str | None = opt(None, "pipeline: train, evaluate, predict, compare, adapt, … (nbs/pipelines/NAME.ipynb)", positional=True)
     param: list[tuple[str, str]] | None = opt(None, "a parameter (value read as YAML; latest:NAME/PATH names a file of "
                                               "the newest NAME run)", flags=("-p", "--param"), nargs=2, action="append",
                                               metavar=("KEY", "VALUE"))
@@ -258,12 +258,13 @@ class BookOptions:
 @dataclass
 class AdaptOptions(PageOptions):
     "adapt a model to a small dataset (pages with maps, or maps alone) → OUT/model.pt + its card (cross-validated)"
-    data: Path | None = opt(None, "a dataset of pages with maps (every split with maps is used)", group="source")
+    data: Path | None = opt(None, "a dataset of pages with maps (every split with maps, or --split's alone)", group="source")
     maps: Path | None = opt(None, "a folder of ground-truth maps without images: fit the dataset's prior alone", group="source")
     out: Path | None = opt(None, "output folder: model.pt, card.json, card.md, cv.csv", required=True)
     base: str = opt("comicsal", "the model to adapt: a shipped name (comicsal, comicsal-photo), a checkpoint, "
                     "latest:PIPELINE/PATH, or none (the prior alone, with `maps`)", flags=("--from",), metavar="MODEL")
     folds: int = opt(5, "cross-validation folds over the pages (2 or more; at most one per page)", metavar="K")
+    split: str | None = opt(None, "adapt on this split's pages alone (e.g. train, keeping val for scoring); default: every split with maps")
     seed: int = opt(0, "seed of the folds")
     force: bool = False
     no_progress: bool = False

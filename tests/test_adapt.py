@@ -67,3 +67,19 @@ def test_ai4va_prior_from_the_fifteen_training_maps(tmp_path):
     m = load_model(tmp_path / "ai4va" / "model.pt")
     lp = m(torch.rand(1, 3, 96, 68))[0]
     assert torch.isfinite(lp).all() and abs(float(torch.logsumexp(lp.reshape(-1), 0))) < 1e-3
+
+
+def test_adapt_pipeline_adapts_on_train_and_scores_on_val(sample, tmp_path):
+    "`comicsal run adapt`: the recipe end to end — adapt on the train pages, a prior from maps, both scored on val against the base."
+    from comicsal.runs import run_pipeline
+    from comicsal.zoo import latest_run
+    run = run_pipeline("adapt", {"data": str(sample), "maps": str(sample / "maps" / "train"), "base": "centre-bias", "folds": 3},
+                       root=tmp_path, progress=False)
+    card = json.loads((run / "model" / "card.json").read_text())
+    assert card["n"] == 6 and card["fitted_on"].endswith("(train)")          # the val pages stay unseen
+    assert json.loads((run / "maps-prior" / "card.json").read_text())["mode"] == "maps"
+    m = json.loads((run / "metrics.json").read_text())
+    assert {"protocol", "n", "means", "per_style"} <= set(m) and m["n"] == 4 and m["model"].startswith("adapted (")
+    assert list(m["models"]) == ["base (centre-bias)", m["model"], "base × maps prior"]
+    assert m["models"][m["model"]]["ai4va"]["means"] == m["means"]
+    assert latest_run("adapt", tmp_path) == run and load_model(run / "model" / "model.pt").name == "adapted"
