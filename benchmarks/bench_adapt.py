@@ -1,6 +1,6 @@
 """Adaptation on the real eye-tracking sets: learning curves and the maps-only weights. Prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_adapt.py [--base comicsal] [--sets fiwi gdi mit1003] [--mit-pages 150]
+    .venv/bin/python benchmarks/bench_adapt.py [--base comicsal] [--base-for SET=MODEL ...] [--sets fiwi gdi mit1003] [--mit-pages 150] [--train]
 
 For each set (under ../shared/data/attention) the pages are split in half at random (seed 1): the second half is
 scored, fitting pages are drawn from the first (N = 5, 15, 50 and all of it; three draws below all). Rows: the base
@@ -8,6 +8,10 @@ as it is (zero-shot), the calibration, the calibration with the prior, the prior
 5-fold cross-validation over the N fitting pages. Scores: the `ai4va` protocol on the 8-bit maps `predict` writes
 (CC, KLD; mean over the scored pages). Then the maps-only weights: the prior fitted on 15 maps alone, combined with the
 base at each (γ, w) of a grid; for each set the pair chosen on the *other* sets (leave one set out) is scored.
+
+Leave one set out: `--base-for fiwi=M1 gdi=M2 mit1003=M3` gives each set a base trained without it (`comicsal train`
+on the other two sets). `--train` adds, on each set's fitting half, `train --init BASE` and training from scratch
+(15 pages, and all of the half; 5 more pages watch early stopping) and the centre bias fitted there.
 """
 import argparse
 import time
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from comicsal.adapt import STEPS, apply_parameters, base_log_densities, choose, cross_validate, fit_parameters, map_targets, score_pages
+from comicsal.adapt import STEPS, apply_parameters, base_log_densities, choose, cross_validate, fit_parameters, fit_readout, has_readout, map_targets, readout_features, readout_log_densities, score_pages
 from comicsal.config import project_root
 from comicsal.data import discover, load_map
 from comicsal.zoo import resolve_model
@@ -26,11 +30,53 @@ def load_set(root: Path, base, n_max: int):
     pages = sorted((p for p in discover(root).pages if p.map is not None), key=lambda p: p.stem)
     if n_max and len(pages) > n_max: pages = [pages[i] for i in sorted(np.random.default_rng(0).permutation(len(pages))[:n_max])]
     maps = [load_map(p.map) for p in pages]
-    return base_log_densities(base, [p.image for p in pages], progress=False), map_targets(maps), maps
+    feats = readout_features(base, [p.image for p in pages], progress=False) if has_readout(base) else None
+    lps = readout_log_densities(base, feats) if feats else base_log_densities(base, [p.image for p in pages], progress=False)
+    return lps, map_targets(maps), maps, pages, (base, feats) if feats else None
 
 
-def curves(name, lps, tg, maps):
-    n = len(maps); perm = np.random.default_rng(1).permutation(n); te, pool = np.sort(perm[: n // 2]), perm[n // 2:]
+def halves(n: int):
+    "(scored, fitting) page indices: the set split in half at random (seed 1)."
+    perm = np.random.default_rng(1).permutation(n)
+    return np.sort(perm[: n // 2]), perm[n // 2:]
+
+
+def linked_dataset(root: Path, pages, n_val: int = 5) -> Path:
+    "A dataset folder of links: the last `n_val` of `pages` in val (early stopping), the others in train."
+    for k, p in enumerate(pages):
+        split = "val" if k >= len(pages) - n_val else "train"
+        for kind, f in (("images", p.image), ("maps", p.map)):
+            (root / kind / split).mkdir(parents=True, exist_ok=True)
+            (root / kind / split / f"{p.stem}{Path(f).suffix}").symlink_to(Path(f).resolve())
+    return root
+
+
+def trained(name, base_path: str, lps, tg, maps, pages, readout=None, sizes=(15, None)):
+    """`train --init BASE` and from scratch on N fitting pages (+5 val; None: all of the fitting half), and the
+    centre bias fitted on them, scored on the scored half like the curves."""
+    import tempfile
+
+    from comicsal.models import load_model
+    from comicsal.train import TrainConfig, train
+    te, pool = halves(len(maps)); held = [maps[i] for i in te]
+    for N in sizes:
+        sel = pool if N is None else np.random.default_rng(10).choice(pool, min(N + 5, len(pool)), replace=False)
+        with tempfile.TemporaryDirectory() as d:
+            ds = linked_dataset(Path(d) / "ds", [pages[i] for i in sel])
+            row = {}
+            for label, kw in (("train --init", {"init": base_path}), ("from scratch", {}), ("centre bias", {"model": "centre-bias"})):
+                t = time.perf_counter()
+                cfg = TrainConfig(data=str(ds), backbone="efficientnet-lite0", long_side=512, epochs=30, lr=0.005, batch_size=16,
+                                  patience=6, seed=0, cache="disk", **kw)
+                train(cfg, Path(d) / label.replace(" ", "_"), progress=False, evaluate_val=False)
+                m = load_model(Path(d) / label.replace(" ", "_") / "model.pt")
+                row[label] = score_pages(base_log_densities(m, [pages[i].image for i in te], progress=False), held)
+                row[label]["s"] = time.perf_counter() - t
+        print(f"  trained on {len(sel) - 5} pages (+5 val): " + " | ".join(f"{k} CC {v['CC']:.3f} KLD {v['KLD']:.3f} ({v['s']:.0f} s)" for k, v in row.items()), flush=True)
+
+
+def curves(name, lps, tg, maps, pages=None, readout=None):
+    n = len(maps); te, pool = halves(n)
     held = [maps[i] for i in te]
     z = score_pages(lps[te], held)
     print(f"{name}: {len(te)} scored pages; zero-shot CC {z['CC']:.3f} KLD {z['KLD']:.3f}")
@@ -40,7 +86,11 @@ def curves(name, lps, tg, maps):
             tr = np.sort(np.random.default_rng(10 + rep).choice(pool, N, replace=False))
             row = {c: score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], tg[tr], STEPS[c])), held) for c in ("calibration", "calibration+prior")}
             row["prior alone"] = score_pages(apply_parameters(None, fit_parameters(None, tg[tr], STEPS["prior"])).expand(len(te), -1, -1), held)
-            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5)); row["adapt (CV choice)"] = row.get(ch, z)
+            if readout:
+                fitted = fit_readout(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
+                row["readout"] = score_pages(readout_log_densities(fitted, [readout[1][i] for i in te]), held)
+            sub = (readout[0], [readout[1][i] for i in tr]) if readout else None
+            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub)); row["adapt (CV choice)"] = row.get(ch, z)
             for k, v in row.items(): acc.setdefault(k, []).append(v)
         print(f"  N={N:<4}" + " | ".join(f"{k} CC {np.mean([v['CC'] for v in r]):.3f} KLD {np.mean([v['KLD'] for v in r]):.3f}" for k, r in acc.items()))
 
@@ -51,8 +101,8 @@ GAMMAS, WEIGHTS = (0.25, 0.5, 0.75, 1.0), (0.0, 0.5, 1.0, 1.5)
 def maps_only(data: dict):
     "{set: {(γ, w): (CC, KLD)}} with the prior from 15 maps of the first half, scored on the second half."
     res = {}
-    for name, (lps, tg, maps) in data.items():
-        n = len(maps); perm = np.random.default_rng(1).permutation(n); te, pool = np.sort(perm[: n // 2]), perm[n // 2:]
+    for name, (lps, tg, maps, *_) in data.items():
+        te, pool = halves(len(maps))
         tr = np.sort(np.random.default_rng(10).choice(pool, min(15, len(pool)), replace=False))
         p = fit_parameters(None, tg[tr], STEPS["prior"]); held = [maps[i] for i in te]
         res[name] = {}
@@ -76,13 +126,17 @@ def main():
     ap.add_argument("--attention", type=Path, default=project_root().parent / "shared" / "data" / "attention")
     ap.add_argument("--base", default="comicsal"); ap.add_argument("--sets", nargs="+", default=["fiwi", "gdi", "mit1003"])
     ap.add_argument("--mit-pages", type=int, default=150); ap.add_argument("--skip-curves", action="store_true")
+    ap.add_argument("--base-for", nargs="*", default=[], metavar="SET=MODEL",
+                    help="a base per set (leave one set out: a model trained without that set), else --base")
+    ap.add_argument("--train", action="store_true", help="also train --init BASE / from scratch / the centre bias on each set's fitting pages")
     a = ap.parse_args(); torch.set_num_threads(2)
-    base = resolve_model(a.base); data = {}
+    bases = {s: a.base for s in a.sets} | dict(kv.split("=", 1) for kv in a.base_for); data = {}
     for s in a.sets:
-        t = time.perf_counter(); data[s] = load_set(a.attention / s, base, a.mit_pages if s == "mit1003" else 0)
-        print(f"{s}: {len(data[s][2])} pages, base {a.base} run in {time.perf_counter() - t:.0f} s")
-    if not a.skip_curves:
-        for s, d in data.items(): curves(s, *d)
+        t = time.perf_counter(); data[s] = load_set(a.attention / s, resolve_model(bases[s]), a.mit_pages if s == "mit1003" else 0)
+        print(f"{s}: {len(data[s][2])} pages, base {bases[s]} run in {time.perf_counter() - t:.0f} s", flush=True)
+    for s, d in data.items():
+        if not a.skip_curves: curves(s, *d)
+        if a.train: trained(s, bases[s], *d)
     maps_only(data)
 
 

@@ -5,6 +5,7 @@
 # %% ../nbs/19_adapt.ipynb #ad000003
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -17,17 +18,19 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import ComicsalError, seed_everything
-from .data import IMAGE_EXTS, discover, grid_target, load_map
+from .data import IMAGE_EXTS, discover, grid_target, load_map, load_page
 from .metrics import AI4VA_METRICS, score_ai4va
 from .models import SaliencyModel, density_to_uint8, gaussian_blur, log_density, save_checkpoint
 from .predict import page_logits
 from .priors import AdaptedModel, adapted_log_density
+from .readout import ComicsalModel
 from .zoo import resolve_model
 
 # %% auto #0
-__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'CHOICE_FOLDS', 'MAPS_ONLY', 'base_log_densities',
-           'map_targets', 'fit_parameters', 'apply_parameters', 'folds_of', 'score_pages', 'cross_validate', 'choose',
-           'map_files', 'Adaptation', 'adapt']
+__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'READOUT', 'CHOICE_FOLDS', 'MAPS_ONLY',
+           'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters', 'has_readout', 'readout_features',
+           'readout_log_densities', 'fit_readout', 'folds_of', 'score_pages', 'cross_validate', 'choose', 'map_files',
+           'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -107,6 +110,49 @@ def apply_parameters(lps: torch.Tensor | None, p: dict, n: int = ADAPT_GRID) -> 
     return adapted_log_density(base, p["gamma"] if lps is not None else 0.0, p["sigma"] if lps is not None else 0.0,
                                p["log_prior"], p["weight"], p["uniform"])
 
+# %% ../nbs/19_adapt.ipynb #ad000025
+READOUT = {"steps": 20, "lr": 5e-3, "l2": 1.0}     # full-batch Adam steps, learning rate, pull toward the start
+
+def has_readout(model) -> bool:
+    "Whether `model` is a comicsal readout whose head `fit_readout` can refit (frozen backbone, no fine-tuned blocks)."
+    return model is not None and getattr(model, "name", None) == ComicsalModel.name and not getattr(model, "finetune", 0)
+
+@torch.no_grad()
+def readout_features(model: ComicsalModel, images: list, progress: bool = True) -> list[tuple[torch.Tensor, tuple[int, int]]]:
+    "Each page's fused backbone features (C, h, w) at the model's input size, with that input size: computed once."
+    model.eval(); out = []
+    for path in tqdm(images, desc="base features", unit="page", disable=not progress, leave=False):
+        x, _ = load_page(path, model.long_side)
+        out.append((model.features(x[None])[0].float(), tuple(x.shape[-2:])))
+    return out
+
+def _readout_lp(model: ComicsalModel, f: torch.Tensor, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    "The head's log-density of one page's features: on the feature grid, or (as `forward` makes it) at the input size `hw`."
+    lg = model.logits_from_features(f[None])
+    if hw is not None: lg = F.interpolate(lg[:, None], size=hw, mode="bilinear", align_corners=False)[:, 0]
+    return log_density(lg)[0]
+
+@torch.no_grad()
+def readout_log_densities(model: ComicsalModel, feats: list, n: int = ADAPT_GRID) -> torch.Tensor:
+    "(N, n, n) log-densities of the readout on precomputed `feats` (`readout_features`): what `base_log_densities` gives."
+    return torch.stack([_square(_readout_lp(model, f, hw), n) for f, hw in feats])
+
+def fit_readout(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps: int = READOUT["steps"], lr: float = READOUT["lr"],
+                l2: float = READOUT["l2"]) -> ComicsalModel:
+    """A copy of `model` whose readout head is fitted to the ground-truth `maps` from `feats` (cross-entropy on the
+    feature grid, mean over pages) plus `l2` × the mean squared change of its weights; `model` itself is untouched."""
+    m = copy.deepcopy(model)
+    start = [p.detach().clone() for p in m.head.parameters()]; size = sum(p.numel() for p in start)
+    targets = [grid_target(mp, tuple(f.shape[-2:])) for (f, _), mp in zip(feats, maps)]
+    opt = torch.optim.Adam(m.head.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        ce = torch.stack([-(t * _readout_lp(m, f)).sum() for (f, _), t in zip(feats, targets)]).mean()
+        reg = sum(((p - s) ** 2).sum() for p, s in zip(m.head.parameters(), start)) / size
+        (ce + l2 * reg).backward(); opt.step()
+    for p in m.head.parameters(): p.requires_grad_(False)
+    return m.eval()
+
 # %% ../nbs/19_adapt.ipynb #ad000031
 def folds_of(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
     "Page indices dealt into min(k, n) folds at random (seeded)."
@@ -122,14 +168,18 @@ def score_pages(lps: torch.Tensor, maps: list[np.ndarray]) -> dict:
     return {k: float(np.nanmean([r[k] for r in rows])) for k in AI4VA_METRICS}
 
 def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarray], k: int = 5, seed: int = 0,
-                   candidates=("calibration", "calibration+prior"), progress: bool = False) -> dict:
-    "{candidate: {metric: [one mean per fold]}} for zero-shot and each fitted candidate (see above)."
-    out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates)}
+                   candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None) -> dict:
+    """{candidate: {metric: [one mean per fold]}} for zero-shot and each fitted candidate (see above); `readout` =
+    (a comicsal model, its `readout_features` of the pages) adds the candidate `readout` (`fit_readout`)."""
+    out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *(("readout",) if readout else ()))}
     for te in tqdm(folds_of(len(maps), k, seed), desc="folds", disable=not progress, leave=False):
         tr = np.setdiff1d(np.arange(len(maps)), te); held = [maps[i] for i in te]
         res = {"zero-shot": score_pages(lps[te], held)}
         for c in candidates:
             res[c] = score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held)
+        if readout:
+            fitted = fit_readout(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
+            res["readout"] = score_pages(readout_log_densities(fitted, [readout[1][i] for i in te]), held)
         for c, r in res.items():
             for m, v in r.items(): out[c][m].append(v)
     return out
@@ -178,7 +228,9 @@ def _summary(cv: dict) -> dict:
 def _card_md(card: dict) -> str:
     lines = [f"# Adapted model: {card['base']} → {card['fitted_on']}", "",
              f"Fitted: **{card['chosen']}** on {card['n']} {'pages' if card['mode'] == 'data' else 'maps'} of `{card['fitted_on']}`"
-             f" ({card['mode']}); parameters: " + ", ".join(f"{k} {v:.4g}" for k, v in card["params"].items()) + ".", ""]
+             f" ({card['mode']}); parameters: " + ", ".join(f"{k} {v:.4g}" for k, v in card["params"].items()) + "." +
+             (f" The base's readout head refitted on the pages ({', '.join(f'{k} {v:g}' for k, v in card['readout'].items())})."
+              if card.get("readout") else ""), ""]
     if card.get("cv"):
         lines += [f"Cross-validation, {card['folds']} folds (`ai4va` protocol, 8-bit maps; mean ± sd over folds, worst fold):", "",
                   "| candidate | " + " | ".join(AI4VA_METRICS) + " |", "|---|" + "---|" * len(AI4VA_METRICS)]
@@ -209,10 +261,12 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
         if len(pages) < 2: raise ComicsalError(f"--data {data}: {len(pages)} page(s) with a map{f' in split {split!r}' if split else ''}; adaptation needs "
                                                "at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
-        lps = base_log_densities(model, [p.image for p in pages], progress)
-        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress)
+        feats = readout_features(model, [p.image for p in pages], progress) if has_readout(model) else None
+        lps = readout_log_densities(model, feats) if feats else base_log_densities(model, [p.image for p in pages], progress)
+        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None)
         chosen = choose(cv)
-        p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
+        if chosen == "readout": model, p = fit_readout(model, feats, gts), {}
+        else: p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
         files = map_files(maps); gts = [load_map(f) for f in files]
@@ -223,7 +277,8 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     params = am.params()
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
             "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
-            "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None}     # the prior's own blur, where it counts
+            "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None,     # the prior's own blur, where it counts
+            "readout": dict(READOUT) if chosen == "readout" else None}
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n"); (out / "card.md").write_text(_card_md(card))

@@ -83,3 +83,24 @@ def test_adapt_pipeline_adapts_on_train_and_scores_on_val(sample, tmp_path):
     assert list(m["models"]) == ["base (centre-bias)", m["model"], "base × maps prior"]
     assert m["models"][m["model"]]["ai4va"]["means"] == m["means"]
     assert latest_run("adapt", tmp_path) == run and load_model(run / "model" / "model.pt").name == "adapted"
+
+
+def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
+    "A comicsal base brings the readout candidate; an adapted model with a refitted head saves and loads as it predicts."
+    from comicsal.adapt import adapt, fit_readout, readout_features, readout_log_densities
+    from comicsal.data import discover
+    from comicsal.models import save_checkpoint
+    from comicsal.priors import AdaptedModel
+    from comicsal.readout import ComicsalModel
+    torch.manual_seed(0)
+    base = ComicsalModel("none", long_side=128, pretrained=False)
+    res = adapt(tmp_path / "ad", data=sample, base=base, folds=3, split="train", progress=False)
+    assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", "readout"}
+    assert (res.card["readout"] is not None) == (res.chosen == "readout")
+    pages = discover(sample).split("train")
+    feats = readout_features(base, [p.image for p in pages], progress=False)
+    fitted = fit_readout(base, feats, [load_map(p.map) for p in pages])
+    save_checkpoint(tmp_path / "m.pt", AdaptedModel(base_model=fitted))
+    again = load_model(tmp_path / "m.pt")
+    torch.testing.assert_close(readout_log_densities(again.base, feats), readout_log_densities(fitted, feats))
+    assert not torch.allclose(readout_log_densities(base, feats), readout_log_densities(fitted, feats), atol=1e-3)
