@@ -1,6 +1,6 @@
 """Adaptation on the real eye-tracking sets: learning curves and the maps-only weights. Prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_adapt.py [--base comicsal] [--base-for SET=MODEL ...] [--sets fiwi gdi mit1003] [--mit-pages 150] [--train]
+    .venv/bin/python benchmarks/bench_adapt.py [--base comicsal] [--base-for SET=MODEL ...] [--sets fiwi gdi mit1003] [--mit-pages 150] [--make-bases DIR] [--train]
 
 For each set (under ../shared/data/attention) the pages are split in half at random (seed 1): the second half is
 scored, fitting pages are drawn from the first (N = 5, 15, 50 and all of it; three draws below all). Rows: the base
@@ -9,8 +9,8 @@ as it is (zero-shot), the calibration, the calibration with the prior, the prior
 (CC, KLD; mean over the scored pages). Then the maps-only weights: the prior fitted on 15 maps alone, combined with the
 base at each (γ, w) of a grid; for each set the pair chosen on the *other* sets (leave one set out) is scored.
 
-Leave one set out: `--base-for fiwi=M1 gdi=M2 mit1003=M3` gives each set a base trained without it (`comicsal train`
-on the other two sets). `--train` adds, on each set's fitting half, `train --init BASE` and training from scratch
+Leave one set out: `--make-bases DIR` trains each set's base on the other two sets (`comicsal train`; see
+`make_bases`) and uses it; `--base-for fiwi=M1 gdi=M2 mit1003=M3` names such bases directly. `--train` adds, on each set's fitting half, `train --init BASE` and training from scratch
 (15 pages, and all of the half; 5 more pages watch early stopping) and the centre bias fitted there.
 """
 import argparse
@@ -26,9 +26,15 @@ from comicsal.data import discover, load_map
 from comicsal.zoo import resolve_model
 
 
-def load_set(root: Path, base, n_max: int):
+def set_pages(root: Path, n_max: int = 0):
+    "The set's pages with maps, sorted by stem; at most `n_max` of them (a fixed random draw, seed 0)."
     pages = sorted((p for p in discover(root).pages if p.map is not None), key=lambda p: p.stem)
     if n_max and len(pages) > n_max: pages = [pages[i] for i in sorted(np.random.default_rng(0).permutation(len(pages))[:n_max])]
+    return pages
+
+
+def load_set(root: Path, base, n_max: int):
+    pages = set_pages(root, n_max)
     maps = [load_map(p.map) for p in pages]
     feats = readout_features(base, [p.image for p in pages], progress=False) if has_readout(base) else None
     lps = readout_log_densities(base, feats) if feats else base_log_densities(base, [p.image for p in pages], progress=False)
@@ -41,14 +47,40 @@ def halves(n: int):
     return np.sort(perm[: n // 2]), perm[n // 2:]
 
 
-def linked_dataset(root: Path, pages, n_val: int = 5) -> Path:
+def linked_dataset(root: Path, pages, n_val: int = 5, prefix: str = "") -> Path:
     "A dataset folder of links: the last `n_val` of `pages` in val (early stopping), the others in train."
     for k, p in enumerate(pages):
         split = "val" if k >= len(pages) - n_val else "train"
         for kind, f in (("images", p.image), ("maps", p.map)):
             (root / kind / split).mkdir(parents=True, exist_ok=True)
-            (root / kind / split / f"{p.stem}{Path(f).suffix}").symlink_to(Path(f).resolve())
+            (root / kind / split / f"{prefix}{p.stem}{Path(f).suffix}").symlink_to(Path(f).resolve())
     return root
+
+
+def train_config(data, **kw):
+    from comicsal.train import TrainConfig
+    return TrainConfig(data=str(data), backbone="efficientnet-lite0", long_side=512, epochs=30, lr=0.005, batch_size=16,
+                       patience=6, seed=0, cache="disk", **kw)
+
+
+def make_bases(out: Path, attention: Path, sets, mit_pages: int) -> dict:
+    """Leave one set out: for each set, a base trained (ImageNet backbone, `comicsal train`) on the *other* sets'
+    pages, a set under 100 pages linked twice so the big one does not drown it; a tenth of each set watches early
+    stopping. Written to OUT/no-SET/model.pt (kept when there already). Returns {set: model path}."""
+    from comicsal.train import train
+    res = {}
+    for s in sets:
+        dest = out / f"no-{s}"; res[s] = str(dest / "model.pt")
+        if (dest / "model.pt").exists(): continue
+        ds = out / f"no-{s}-data"
+        for o in sets:
+            if o == s: continue
+            pages = set_pages(attention / o, mit_pages if o == "mit1003" else 0)
+            for rep in range(2 if len(pages) < 100 else 1):
+                linked_dataset(ds, pages, n_val=max(1, len(pages) // 10), prefix=f"{o}{rep}_")
+        t = time.perf_counter(); train(train_config(ds), dest, progress=False, evaluate_val=False)
+        print(f"base without {s}: trained on {', '.join(o for o in sets if o != s)} in {time.perf_counter() - t:.0f} s", flush=True)
+    return res
 
 
 def trained(name, base_path: str, lps, tg, maps, pages, readout=None, sizes=(15, None)):
@@ -57,7 +89,7 @@ def trained(name, base_path: str, lps, tg, maps, pages, readout=None, sizes=(15,
     import tempfile
 
     from comicsal.models import load_model
-    from comicsal.train import TrainConfig, train
+    from comicsal.train import train
     te, pool = halves(len(maps)); held = [maps[i] for i in te]
     for N in sizes:
         sel = pool if N is None else np.random.default_rng(10).choice(pool, min(N + 5, len(pool)), replace=False)
@@ -66,9 +98,7 @@ def trained(name, base_path: str, lps, tg, maps, pages, readout=None, sizes=(15,
             row = {}
             for label, kw in (("train --init", {"init": base_path}), ("from scratch", {}), ("centre bias", {"model": "centre-bias"})):
                 t = time.perf_counter()
-                cfg = TrainConfig(data=str(ds), backbone="efficientnet-lite0", long_side=512, epochs=30, lr=0.005, batch_size=16,
-                                  patience=6, seed=0, cache="disk", **kw)
-                train(cfg, Path(d) / label.replace(" ", "_"), progress=False, evaluate_val=False)
+                train(train_config(ds, **kw), Path(d) / label.replace(" ", "_"), progress=False, evaluate_val=False)
                 m = load_model(Path(d) / label.replace(" ", "_") / "model.pt")
                 row[label] = score_pages(base_log_densities(m, [pages[i].image for i in te], progress=False), held)
                 row[label]["s"] = time.perf_counter() - t
@@ -128,9 +158,12 @@ def main():
     ap.add_argument("--mit-pages", type=int, default=150); ap.add_argument("--skip-curves", action="store_true")
     ap.add_argument("--base-for", nargs="*", default=[], metavar="SET=MODEL",
                     help="a base per set (leave one set out: a model trained without that set), else --base")
+    ap.add_argument("--make-bases", type=Path, metavar="DIR",
+                    help="leave one set out: train each set's base on the other sets into DIR (kept there) and use them")
     ap.add_argument("--train", action="store_true", help="also train --init BASE / from scratch / the centre bias on each set's fitting pages")
     a = ap.parse_args(); torch.set_num_threads(2)
     bases = {s: a.base for s in a.sets} | dict(kv.split("=", 1) for kv in a.base_for); data = {}
+    if a.make_bases: bases |= make_bases(a.make_bases, a.attention, a.sets, a.mit_pages)
     for s in a.sets:
         t = time.perf_counter(); data[s] = load_set(a.attention / s, resolve_model(bases[s]), a.mit_pages if s == "mit1003" else 0)
         print(f"{s}: {len(data[s][2])} pages, base {bases[s]} run in {time.perf_counter() - t:.0f} s", flush=True)

@@ -5,7 +5,9 @@
 # %% ../nbs/05_annotations.ipynb #c4c6fd8a
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -38,19 +40,38 @@ class StructurePage:
 
 def _xywh(b) -> list[float]:
     "An {x, y, w, h} dict or [x, y, w, h] list as [x0, y0, x1, y1]."
-    x, y, w, h = (b["x"], b["y"], b["w"], b["h"]) if isinstance(b, dict) else b
-    return [float(x), float(y), float(x) + float(w), float(y) + float(h)]
+    x, y, w, h = (float(v) for v in ((b["x"], b["y"], b["w"], b["h"]) if isinstance(b, dict) else b))
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
+        raise ValueError(f"the box {b} is not four finite numbers with width and height ≥ 0")
+    return [x, y, x + w, y + h]
+
+_HINTS = {"OpenMantra": "a list of books, each with pages; a page has image_paths.ja and frame/text boxes {x, y, w, h}",
+          "COCO-style box JSON": "each image needs id, file_name, width and height (whole numbers > 0), each annotation "
+                                 "image_id, category_id and bbox [x, y, w, h] (finite numbers, w and h ≥ 0)"}
+
+def _strict(fmt: str):
+    "A loader whose KeyError/TypeError/ValueError… on a malformed file becomes one error naming the file and what the format needs."
+    def deco(f):
+        @functools.wraps(f)
+        def g(path, *a, **k):
+            try: return f(path, *a, **k)
+            except ComicsalError: raise
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
+                raise ComicsalError(f"{path}: malformed {fmt} ({type(e).__name__}: {str(e)[:200]}); {_HINTS[fmt]}.") from None
+        return g
+    return deco
 
 def _read_json(path: Path):
     try: return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ComicsalError(f"{path}: cannot read this annotation file ({e}); it must be UTF-8 JSON.") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:     # (RecursionError: nesting 100,000 deep)
+        raise ComicsalError(f"{path}: cannot read this annotation file ({type(e).__name__}: {str(e)[:200]}); it must be UTF-8 JSON.") from None
 
 def _key(root: Path, image: Path) -> str:
     rel = image.relative_to(root) if image.is_relative_to(root) else Path(image.name)
     return rel.with_suffix("").as_posix()
 
 # %% ../nbs/05_annotations.ipynb #5e1c0a03
+@_strict("OpenMantra")
 def load_openmantra(path: str | Path) -> list[StructurePage]:
     "OpenMantra's `annotation.json` (or its folder) as `StructurePage`s: right-to-left manga, list order = reading order."
     path = Path(path); ann = path / "annotation.json" if path.is_dir() else path
@@ -73,6 +94,7 @@ def load_openmantra(path: str | Path) -> list[StructurePage]:
 _COCO_KINDS = {"panels": re.compile(r"panel|frame", re.I), "text": re.compile(r"balloon|speech|bubble|text|caption|narrat|dialog", re.I),
                "faces": re.compile(r"face|head", re.I), "characters": re.compile(r"character|body|person|figure", re.I)}
 
+@_strict("COCO-style box JSON")
 def load_coco_structure(path: str | Path) -> list[StructurePage]:
     "COCO-style box JSON as `StructurePage`s; images relative to the JSON's folder (or its `images/`)."
     path = Path(path); d = _read_json(path)
@@ -88,7 +110,10 @@ def load_coco_structure(path: str | Path) -> list[StructurePage]:
         f = Path(im["file_name"]); img = f if f.is_absolute() else path.parent / f
         if not img.exists() and (path.parent / "images" / f).exists(): img = path.parent / "images" / f
         series = im.get("series") or (f.parent.name if f.parent.name else "unknown")
-        pages[im["id"]] = StructurePage(_key(path.parent, img), img, int(im["width"]), int(im["height"]), series=series,
+        W, H = im["width"], im["height"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (W, H)):
+            raise ValueError(f"image {im.get('id')!r} ({im['file_name']}) has width {W!r} and height {H!r}")
+        pages[im["id"]] = StructurePage(_key(path.parent, img), img, W, H, series=series,
                                         style=im.get("style", "unknown"), direction=im.get("direction", "ltr"))
     for a in sorted(d["annotations"], key=lambda a: (a.get("order", 0), a.get("id", 0))):
         k = kind.get(a.get("category_id"))

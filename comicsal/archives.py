@@ -5,6 +5,7 @@
 # %% ../nbs/04_archives.ipynb #a730904b
 from __future__ import annotations
 
+import functools
 import io
 import os
 import posixpath
@@ -29,12 +30,23 @@ from .config import IMAGE_EXTS, ComicsalError, ensure_writable
 from .data import CheckReport, UnreadableImage, _is_image, _refuse_too_big, check_dataset, load_map, pil_limit_lifted
 
 # %% auto #0
-__all__ = ['ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'AI4VA_GDRIVE_ID', 'AI4VA_URL', 'MIT1003_URLS', 'natural_key', 'ArchivePage',
-           'archive_pages', 'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
+__all__ = ['ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'MAX_ARCHIVE_BYTES', 'BYTES_PER_PIXEL', 'AI4VA_GDRIVE_ID', 'AI4VA_URL',
+           'MIT1003_URLS', 'open_zip', 'natural_key', 'archive_folder', 'ArchivePage', 'archive_pages',
+           'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
 
 # %% ../nbs/04_archives.ipynb #1e9fcbcc
 ARCHIVE_EXTS = (".cbz", ".zip", ".pdf")
 MAX_MEMBER_BYTES = 1 << 30      # one page over 1 GiB uncompressed is refused (a zip bomb, not a scan)
+MAX_ARCHIVE_BYTES = 32 << 30    # an archive whose pages hold more than 32 GiB uncompressed is refused before any is read
+BYTES_PER_PIXEL = 8             # a page's file never needs more than W×H×8 bytes (+1 MiB): more is padding, not picture
+
+@functools.lru_cache(maxsize=4)
+def _open_zip(path: Path, stamp: tuple) -> zipfile.ZipFile:
+    "The archive, opened once (`stamp`: its size and time, so a rewritten file is opened afresh): 30,000 pages once took hours, each re-reading the central directory."
+    return zipfile.ZipFile(path)
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    st = Path(path).stat(); return _open_zip(Path(path), (st.st_size, st.st_mtime_ns))
 
 def natural_key(name: str) -> list:
     "Sort key that orders embedded numbers by value: p2 < p10."
@@ -44,6 +56,12 @@ def _member_stem(member: str) -> str:
     "A member's path inside the archive as a flat, safe stem: folders joined by '_', no '..', drive or root."
     parts = [p for p in re.split(r"[\\/]+", member) if p not in ("", ".", "..") and not re.fullmatch(r"[A-Za-z]:", p)]
     return "_".join(parts[:-1] + [Path(parts[-1]).stem]) if parts else "page"
+
+def archive_folder(archive: Path) -> str:
+    """The folder an archive's maps go in: its stem, except where that would leave the output folder — an archive named
+    `...cbz` has the stem `..`, and `x/../p2.png` is a file *beside* the output — so `.`/`..`/empty become `archive`."""
+    stem = Path(archive).stem
+    return "archive" if stem in ("", ".", "..") or set(stem) <= {" "} else stem
 
 # %% ../nbs/04_archives.ipynb #a0c1e003
 @dataclass(frozen=True)
@@ -58,7 +76,7 @@ class ArchivePage:
     def is_pdf(self) -> bool: return self.archive.suffix.lower() == ".pdf"
     @property
     def stem(self) -> str:
-        return f"{self.archive.stem}/{'page-%04d' % (self.index + 1) if self.is_pdf else _member_stem(self.member)}"
+        return f"{archive_folder(self.archive)}/{'page-%04d' % (self.index + 1) if self.is_pdf else _member_stem(self.member)}"
     @property
     def parent(self) -> Path: return self.archive       # what `refuse_overlap` compares with the output
     def __str__(self) -> str: return f"{self.archive}[{self.member}]"
@@ -66,6 +84,24 @@ class ArchivePage:
     def _pdf_size(self, page) -> tuple[int, int]:
         w, h = page.get_size()
         return max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
+
+# %% ../nbs/04_archives.ipynb #a0c1e007
+@patch(as_prop=True)
+def size(self: ArchivePage) -> tuple[int, int]:
+    "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
+    if self.is_pdf:
+        import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
+        doc = pdfium.PdfDocument(str(self.archive))
+        try: return self._pdf_size(doc[self.index])
+        finally: doc.close()
+    try:
+        with open_zip(self.archive).open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
+            W, H = im.size
+    except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                              "or remove the page.") from None
+    _refuse_too_big(self, W, H)          # `--max-pixels`, from the header: before any decoding
+    return W, H
 
 # %% ../nbs/04_archives.ipynb #a0c1e005
 @patch
@@ -81,33 +117,19 @@ def open_lazy(self: ArchivePage) -> Image.Image:
                 im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
             finally: doc.close()
             return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
-        with zipfile.ZipFile(self.archive) as z:
-            info = z.getinfo(self.member)
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
-                                      "(a zip bomb?); remove it from the archive.")
-            data = z.read(info)
-        with pil_limit_lifted(): im = Image.open(io.BytesIO(data))
-        _refuse_too_big(self, *im.size)
+        z = open_zip(self.archive)
+        info = z.getinfo(self.member)
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise UnreadableImage(f"{self}: {info.file_size / 2**30:.1f} GiB uncompressed is not a page image "
+                                  "(a zip bomb?); remove it from the archive.")
+        W, H = self.size                             # the header alone: refused before anything is decoded
+        if info.file_size > W * H * BYTES_PER_PIXEL + (1 << 20):
+            raise UnreadableImage(f"{self}: {info.file_size / 2**20:.0f} MiB uncompressed for a {W}×{H} page is padding, "
+                                  "not a picture (a zip bomb?); remove it from the archive.")
+        with pil_limit_lifted(): im = Image.open(io.BytesIO(z.read(info)))
         return im
     except UnreadableImage: raise
     except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
-        raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                              "or remove the page.") from None
-
-# %% ../nbs/04_archives.ipynb #a0c1e007
-@patch(as_prop=True)
-def size(self: ArchivePage) -> tuple[int, int]:
-    "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
-    if self.is_pdf:
-        import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
-        doc = pdfium.PdfDocument(str(self.archive))
-        try: return self._pdf_size(doc[self.index])
-        finally: doc.close()
-    try:
-        with zipfile.ZipFile(self.archive) as z, z.open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
-            return im.size
-    except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
                               "or remove the page.") from None
 
@@ -130,7 +152,8 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
             finally: doc.close()
             return [ArchivePage(path, f"page {i + 1}", i, dpi) for i in range(n)]
         with zipfile.ZipFile(path) as z:
-            names = [i.filename for i in z.infolist() if not i.is_dir()]
+            infos = [i for i in z.infolist() if not i.is_dir()]
+        names = [i.filename for i in infos]
     except ComicsalError: raise
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
         raise ComicsalError(f"{path}: cannot read this archive ({type(e).__name__}: {e}); re-download it.") from None
@@ -138,6 +161,10 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
             and not Path(n).name.startswith(".")]
     if not keep: raise ComicsalError(f"{path}: no page images ({'/'.join(IMAGE_EXTS)}) inside.")
     keep.sort(key=natural_key)
+    kept = set(keep); total = sum(i.file_size for i in infos if i.filename in kept)
+    if total > MAX_ARCHIVE_BYTES:
+        raise ComicsalError(f"{path}: its pages hold {total / 2**30:.0f} GiB uncompressed, more than the "
+                            f"{MAX_ARCHIVE_BYTES / 2**30:.0f} GiB an archive may (a zip bomb?); split it or unpack the pages you need.")
     pages = [ArchivePage(path, n, i, dpi) for i, n in enumerate(keep)]
     stems = [p.stem for p in pages]
     dup = sorted({s for s in stems if stems.count(s) > 1})

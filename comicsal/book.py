@@ -5,6 +5,8 @@
 # %% ../nbs/23_book.ipynb #982e12df
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -28,8 +30,8 @@ from .runs import _score_rows
 from .zoo import _finished, _run_name, runs_dir
 
 # %% auto #0
-__all__ = ['CHAPTER_PATTERN', 'path_rewrites', 'relative_paths', 'score_table', 'rerun_command', 'run_page', 'build_book',
-           'check_site']
+__all__ = ['CHAPTER_PATTERN', 'BOOK_MARK', 'SLIM_INLINE_BYTES', 'path_rewrites', 'relative_paths', 'score_table', 'rerun_command',
+           'run_page', 'build_book', 'slim_page', 'slim_site', 'site_sizes', 'check_site']
 
 # %% ../nbs/23_book.ipynb #0273aea0
 def path_rewrites(*places: str | Path) -> list[tuple]:
@@ -120,9 +122,10 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
            + (f" ({env['device'].get('threads')} threads)" if env.get("device", {}).get("threads") else "")
            + f", Python {env.get('python', '?')}, {env.get('platform', '?')}",
            "- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items()),
-           f"- the executed notebook: {{download}}`{name}.ipynb <{folder.name}/{name}.ipynb>`"]
+           f"- the notebook, to run it again: {{download}}`{name}.ipynb <{folder.name}/download/{name}.ipynb>` (outputs cleared: "
+           "as it ran, it is the next page, and in the run folder)"]
     extras = sorted(p.name for p in folder.glob("*.html"))
-    if extras: md += ["- files it wrote for viewing: " + ", ".join(f"{{download}}`{e} <{folder.name}/{e}>`" for e in extras)]
+    if extras: md += ["- files it wrote for viewing, in its run folder (their figures are shown below): " + ", ".join(f"`{e}`" for e in extras)]
     cells = [new_markdown_cell("\n".join(md))]
     nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
     figs = _figure_outputs(nb)
@@ -131,7 +134,7 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
         for o in figs:
             c = new_code_cell("# a figure of the run (copied from its notebook)", metadata={"tags": ["remove-input"]})
             c.outputs = [_map_strings(o, rel)]; cells.append(c)
-    cells.append(new_markdown_cell("The executed notebook follows."))
+    cells.append(new_markdown_cell(f"The executed notebook, cell by cell as it ran, is the next page: [{name}]({folder.name}/{name}.ipynb)."))
     page = new_notebook(cells=cells, metadata=nb.metadata)
     return page
 
@@ -179,10 +182,17 @@ def _book_sources(src: Path, runs: Path, rw: list[tuple], max_runs: int) -> tupl
     for f in run_folders:
         page_dir = src / "runs" / f.name
         _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
-        for extra in f.glob("*.html"): shutil.copy(extra, page_dir / extra.name)      # downloads of the run page
+        _cleared_copy(page_dir / f"{_run_name(f)}.ipynb", page_dir / "download" / f"{_run_name(f)}.ipynb")
         nbformat.write(run_page(f, rw), src / "runs" / f"{f.name}.ipynb")
         run_entries.append({"file": f"runs/{f.name}", "sections": [{"file": f"runs/{f.name}/{_run_name(f)}"}]})
     return chapters, run_entries
+
+def _cleared_copy(src: Path, dst: Path):
+    "The notebook without outputs (a download to re-run: its figures embed plotly.js, 5–10 MB a notebook)."
+    nb = nbformat.read(src, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code": c.outputs, c.execution_count = [], None
+    dst.parent.mkdir(parents=True, exist_ok=True); nbformat.write(nb, dst)
 
 def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) -> tuple[dict, dict]:
     "jupyter-book's table of contents and configuration: (toc, config)."
@@ -194,7 +204,10 @@ def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) ->
                           "exclude_patterns": ["runs/*", "runs/**", "*/runs/*/*"], "allow_errors": False},
               # jupyter-book's default extensions without sphinx_thebe: live code needs a server the static book does
               # not have, and with Sphinx 7 it declares its config script twice (a JavaScript error on every page)
-              "sphinx": {"config": {"html_show_copyright": False, "suppress_warnings": ["mystnb.unknown_mime_type", "myst.header"],
+              # default_mode: the theme's light/dark starting mode (left empty, every page logs "Got invalid theme mode")
+              # no copies of the sources (`_sources/`): a run notebook with its figures is 5–10 MB, copied twice
+              "sphinx": {"config": {"html_show_copyright": False, "html_context": {"default_mode": "light"},
+                                    "html_copy_source": False, "html_show_sourcelink": False, "suppress_warnings": ["mystnb.unknown_mime_type", "myst.header"],
                                     # MathJax served from the site itself (sphinx-mathjax-offline), not from a CDN
                                     "extensions": [e for e in _jb_extensions() if e != "sphinx_thebe"] + ["sphinx-mathjax-offline"],
                                     "nb_ipywidgets_js": {}}},     # (require.js and the widget manager from a CDN)
@@ -203,6 +216,24 @@ def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) ->
               "html": {"use_repository_button": False},
               "launch_buttons": {"thebe": False, "binderhub_url": "", "colab_url": "", "jupyterhub_url": ""}}
     return toc, config
+
+# %% ../nbs/23_book.ipynb #bkout002
+BOOK_MARK = ".comicsal-book"
+
+def _claim_book_folder(out: Path) -> Path:
+    "`out/src`, emptied, where `out` is a book folder comicsal made (or a new or empty one, then marked); else an error naming it."
+    ours = (out / BOOK_MARK).is_file() or "title: comicsal" in _read_or_empty(out / "src" / "_config.yml")
+    if out.exists() and not ours and (not out.is_dir() or any(out.iterdir())):
+        raise ComicsalError(f"{out} is not a book folder comicsal made ({'a file' if not out.is_dir() else 'it holds other files'}); "
+                            f"a build rewrites {out}/src and {out}/_build, so it is left alone: choose a new or empty --out.")
+    out.mkdir(parents=True, exist_ok=True); (out / BOOK_MARK).write_text("built by `comicsal book`: src/ and _build/ are rewritten on every build\n")
+    src = out / "src"
+    if os.path.lexists(src): shutil.rmtree(src) if src.is_dir() and not src.is_symlink() else src.unlink()
+    return src
+
+def _read_or_empty(p: Path) -> str:
+    try: return p.read_text(errors="replace")
+    except OSError: return ""
 
 # %% ../nbs/23_book.ipynb #book0009
 def _jupyter_book(src: Path, out: Path, quiet: bool) -> tuple[Path, str]:
@@ -228,20 +259,70 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
                max_runs: int = 50, quiet: bool = True) -> Path:
     "Build the HTML book (chapters + runs) with jupyter-book; return the path of its index.html (a relocatable site)."
     out = Path(out or results_dir() / "book"); runs = Path(runs or runs_dir())
-    src = out / "src"
-    if src.exists(): shutil.rmtree(src)
+    src = _claim_book_folder(out)
     rw = path_rewrites(runs, out)
     toc, config = _book_config(*_book_sources(src, runs, rw, max_runs), execute)
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     index, log = _jupyter_book(src, out, quiet)
     _relocate(index.parent, rw)
+    slim_site(index.parent)
     (out / "build.log").write_text(relative_paths(log, rw))
     problems = check_site(index.parent)         # defined below: the local link checker
     if problems:
         warnings.warn(f"the built site is not self-contained ({len(problems)} problem(s)); it may break when moved or "
                       "need the network:\n  " + "\n  ".join(problems[:10]), ComicsalWarning, stacklevel=2)
     return index
+
+# %% ../nbs/23_book.ipynb #slim0002
+SLIM_INLINE_BYTES = 20_000          # inline images above this (decoded bytes) become files
+_PLOTLYJS = re.compile(r"<script[^>]*>\s*/\*\*\s*\n\* plotly\.js v[0-9][^\n]*\n.*?</script>", re.S)
+_SLASH = r"(?:/|\\/|\\u002[fF])"                 # "/" as HTML has it, or escaped inside JSON (plotly writes \u002f)
+_DATA_URI = re.compile(rf"data:image{_SLASH}(png|jpeg|gif|webp);base64,((?:[A-Za-z0-9+=]|{_SLASH}){{64,}})")
+_WIDGET_STATE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S)
+
+def _rel(target: Path, page: Path) -> str: return Path(os.path.relpath(target, page.parent)).as_posix()
+
+def slim_page(text: str, page: Path, root: Path) -> str:
+    """One built page (`page` under the site `root`) with plotly.js loaded from `_static/plotly.min.js`, inline images
+    over `SLIM_INLINE_BYTES` written to `_images/inline/<hash>.<ext>` and linked relatively, and no widget state."""
+    js = root / "_static" / "plotly.min.js"
+    def share(m):
+        if not js.exists():
+            import plotly
+            js.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", js)
+        return f'<script src="{_rel(js, page)}"></script>'
+    def image(m):
+        raw = base64.b64decode(re.sub(_SLASH, "/", m.group(2)))
+        if len(raw) <= SLIM_INLINE_BYTES: return m.group(0)
+        f = root / "_images" / "inline" / f"{hashlib.sha1(raw).hexdigest()[:16]}.{m.group(1)}"
+        if not f.exists(): f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(raw)
+        return _rel(f, page)
+    return _DATA_URI.sub(image, _WIDGET_STATE.sub("", _PLOTLYJS.sub(share, text)))
+
+def slim_site(html_root: str | Path):
+    """`slim_page` over every page of a built site (the theme's own `_static` files are left alone), then MathJax's
+    combined builds that no page loads are removed (sphinx-mathjax-offline ships all eleven, 13 MB; a page loads one,
+    which fetches its own parts from `input/`, `output/`, `a11y/`, `sre/`, … — those stay)."""
+    root = Path(html_root); used = set()
+    for page in sorted(root.rglob("*.html")):
+        if "_static" in page.relative_to(root).parts: continue
+        text = page.read_text(errors="surrogateescape"); new = slim_page(text, page, root)
+        used |= set(re.findall(r"_static/mathjax/([\w.-]+\.js)", new))
+        if new != text: page.write_text(new, errors="surrogateescape")
+    mj = root / "_static" / "mathjax"
+    if used and mj.is_dir():
+        for f in mj.glob("*.js"):
+            if re.fullmatch(r"(tex|mml)-[\w-]+\.js", f.name) and f.name not in used: f.unlink()
+
+def site_sizes(html_root: str | Path) -> dict:
+    "What a reader downloads: the site's total bytes and its largest HTML pages, {total, pages: {relative path: bytes}} (largest first)."
+    root = Path(html_root)
+    pages = {p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*.html")
+             if "_static" not in p.relative_to(root).parts}
+    return {"total": sum(f.stat().st_size for f in root.rglob("*") if f.is_file()),
+            "pages": dict(sorted(pages.items(), key=lambda kv: -kv[1]))}
 
 # %% ../nbs/23_book.ipynb #7a1771e5
 _FILE_LIKE = (".md", ".ipynb", ".py", ".txt", ".json", ".csv", ".png", ".jpg", ".html", ".yaml", ".yml", ".ini", ".toml", ".pt")

@@ -225,7 +225,7 @@ def _add_option(p, f, say) -> None:
     if t == "bool": kw["action"] = "store_false" if f.default is True else "store_true"
     else:
         if t.startswith("list["): t = t[5:-1]; kw.setdefault("nargs", "+")
-        if t in _TYPES: kw["type"] = _TYPES[t]
+        if t in _TYPES: kw.setdefault("type", _TYPES[t])      # an option's own `type` (a `Bounded` range) wins
         default = f.default_factory() if f.default_factory is not MISSING else f.default
         if default is not None: kw["default"] = default
     if m.get("positional"): p.add_argument(f.name, **kw)

@@ -16,15 +16,16 @@ from fastcore.basics import patch
 from PIL import Image
 
 from .config import ComicsalError
-from .data import discover, files_by_stem, load_image, load_map, page_size
+from .data import discover, files_by_stem, infer_style, load_image, load_map, page_size
 from .metrics import LOWER_IS_BETTER
 from .structure import detect_panels, scale_boxes
 from .temporal import panel_times, slice_folders
 
 # %% auto #0
-__all__ = ['COLORMAPS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage', 'explorer_pages', 'read_per_image',
-           'display_page', 'png_uri', 'heat_trace', 'explorer_figure', 'export_explorer_html', 'history_figure',
-           'scores_figure', 'scores_table_html', 'cv_figure', 'time_figure', 'order_marks', 'Explorer']
+__all__ = ['COLORMAPS', 'MAX_LAYER_BUTTONS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage',
+           'explorer_pages', 'read_per_image', 'display_page', 'png_uri', 'heat_trace', 'explorer_figure',
+           'export_explorer_html', 'history_figure', 'scores_figure', 'scores_table_html', 'cv_figure', 'time_figure',
+           'order_marks', 'Explorer']
 
 # %% ../nbs/21_explore.ipynb #40886ebd
 _PLOTLYJS_SENT = False
@@ -34,7 +35,7 @@ def show(fig, height: int | None = None):
     global _PLOTLYJS_SENT
     from IPython.display import HTML, display  # only notebook display needs it
     html = fig.to_html(full_html=False, include_plotlyjs=not _PLOTLYJS_SENT, default_height=height or "100%",
-                       config={"displaylogo": False})
+                       config={"displaylogo": False}, auto_play=False)
     _PLOTLYJS_SENT = True
     display(HTML(html))
 
@@ -59,10 +60,16 @@ def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Pat
         folders[name] = files_by_stem(folder)
         ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (the temporal chapter)
         if ts: timed[name] = [files_by_stem(t) for t in ts]
-    pages = [ExplorerPage(p.stem, p.split, p.style, p.image, p.map, {n: f[p.stem] for n, f in folders.items() if p.stem in f},
-                          {n: [t[p.stem] for t in ts] for n, ts in timed.items() if all(p.stem in t for t in ts)})
-             for s in splits for p in disc.split(s)]
-    if not pages: raise ComicsalError(f"no pages in splits {', '.join(splits)} of {data}.")
+    found = [(p.stem, p.split, p.style, p.image, p.map) for s in splits for p in disc.split(s)]
+    found += [(f.stem, f.parent.name, infer_style(f.stem), f, None) for f in disc.unpaired_images if f.parent.name in splits]
+    pages = [ExplorerPage(stem, split, style, image, gt, {n: f[stem] for n, f in folders.items() if stem in f},
+                          {n: [t[stem] for t in ts] for n, ts in timed.items() if all(stem in t for t in ts)})
+             for stem, split, style, image, gt in sorted(found, key=lambda r: (splits.index(r[1]), r[0]))]
+    if not pages:
+        have = {s: n for s in ("train", "val", "test") if (n := len(disc.split(s)) + sum(f.parent.name == s for f in disc.unpaired_images))}
+        raise ComicsalError(f"no pages in split{'s' * (len(splits) > 1)} {', '.join(splits)} of {data}: its images/<split>/ folder"
+                            f"{'s are' if len(splits) > 1 else ' is'} empty or absent"
+                            + (f"; pages are in {', '.join(f'{s} ({n})' for s, n in have.items())} — choose those splits" if have else "") + ".")
     return pages
 
 def read_per_image(path: str | Path) -> dict[str, dict]:
@@ -95,25 +102,32 @@ def heat_trace(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorba
     "A map `z` stretched over a W×H page; a colour bar only where `colorbar` is given."
     import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
     if z is None: z = np.zeros((2, 2))
+    z = np.asarray(z); zmax = 1
+    if zmin == 0: z, zmax = np.round(np.clip(z, 0, 1) * 255).astype(np.uint8), 255      # one byte per cell
+    else: z = z.astype(np.float32)
     dy, dx = H / z.shape[0], W / z.shape[1]
-    return go.Heatmap(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, zmin=zmin, zmax=1, colorscale=colorscale,
+    return go.Heatmap(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, zmin=zmin, zmax=zmax, colorscale=colorscale,
                       opacity=opacity, showscale=colorbar is not None, colorbar=colorbar, zsmooth="best", name=name,
                       visible=visible, hoverinfo="skip")
 
 # %% ../nbs/21_explore.ipynb #heat0002
+MAX_LAYER_BUTTONS = 4      # more overlay choices than this: a dropdown (a row of buttons outgrew the figure)
+
 def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: int = 96, opacity: float = 0.55,
                     colorscale: str = "Inferno", metrics: dict[str, dict[str, dict]] | None = None):
-    "A plotly figure with a slider over `pages` and buttons to choose the overlay (GT or a prediction)."
+    """A plotly figure with a slider over `pages` and a choice of overlay (ground truth or a prediction): buttons, or
+    a dropdown when there are more than `MAX_LAYER_BUTTONS` layers. It opens on the first page with the first layer
+    there is — the ground truth, or the first prediction where no page has one."""
     import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
-    layers = ["ground truth"] + sorted({n for p in pages for n in p.preds})
+    layers = ["ground truth"] * any(p.gt for p in pages) + sorted({n for p in pages for n in p.preds})
     W = display_size; H = display_size
     frames = []
     for p in pages:
         img = display_page(p.image, display_size); H, W = img.shape[:2]
-        maps = [_display_map(p.gt, (H, W), grid)] + [_display_map(p.preds.get(n), (H, W), grid) for n in layers[1:]]
+        maps = [_display_map(p.gt if n == "ground truth" else p.preds.get(n), (H, W), grid) for n in layers]
         title = f"{p.stem} ({p.split}, {p.style})"
-        if metrics:
-            title += "  —  " + ", ".join(f"{n}: CC {m[p.stem]['CC']:.2f}" for n, m in metrics.items() if p.stem in m)
+        if metrics:      # on a line of its own: one long line ran past the figure's width
+            title += "<br>" + ", ".join(f"{n}: CC {m[p.stem]['CC']:.2f}" for n, m in metrics.items() if p.stem in m)
         data = [go.Image(source=png_uri(img), hoverinfo="skip")] + \
                [heat_trace(z, W, H, n, opacity, colorscale, visible=(i == 0)) for i, (z, n) in enumerate(zip(maps, layers))]
         frames.append(go.Frame(data=data, name=p.stem, layout=go.Layout(title_text=title)))
@@ -122,22 +136,26 @@ def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: in
     buttons = [dict(label="page only", method="restyle", args=[{"visible": [True] + [False] * n}])] + \
               [dict(label=name, method="restyle", args=[{"visible": [True] + [j == i for j in range(n)]}])
                for i, name in enumerate(layers)]
-    fig.update_layout(   # the page's name is the (per-frame) title; the buttons sit above it
+    menu = dict(type="buttons", direction="right") if n <= MAX_LAYER_BUTTONS else dict(type="dropdown", direction="down")
+    fig.update_layout(   # the page's name is the (per-frame) title; the layer choice sits above it
         title=dict(text=frames[0].layout.title.text, y=0.995, yanchor="top", x=0.01, font=dict(size=13)),
-        width=max(W, 640) + 40, height=H + 230, margin=dict(l=10, r=10, t=110, b=10),
+        width=max(W, 640) + 40, height=H + 250, margin=dict(l=10, r=10, t=120, b=10),
         xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, range=[H, 0], scaleanchor="x"),
-        updatemenus=[dict(type="buttons", direction="right", x=0, y=1.02, xanchor="left", yanchor="bottom", buttons=buttons,
-                          showactive=True, active=1, pad=dict(b=30))],
-        sliders=[dict(active=0, y=0, yanchor="top", currentvalue=dict(visible=False), pad=dict(t=10),
-                      steps=[dict(label=p.stem, method="animate",
+        updatemenus=[dict(menu, x=0, y=1.02, xanchor="left", yanchor="bottom", buttons=buttons,
+                          showactive=True, active=1 if n else 0, pad=dict(b=30))],
+        # the steps are numbered (page names under a slider were clipped at its ends); the name shows above it
+        sliders=[dict(active=0, y=0, yanchor="top", x=0.03, len=0.94, pad=dict(t=40),
+                      currentvalue=dict(visible=True, prefix="page ", xanchor="left", font=dict(size=12)),
+                      steps=[dict(label=f"{k + 1}: {p.stem}" if len(pages) <= 3 else str(k + 1), method="animate",
                                   args=[[p.stem], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
-                             for p in pages])])
+                             for k, p in enumerate(pages)])])
     return fig
 
 def export_explorer_html(pages: list[ExplorerPage], path: str | Path, **kw) -> Path:
     "Write the static explorer as one self-contained HTML file (plotly.js embedded; works offline)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    explorer_figure(pages, **kw).write_html(path, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    explorer_figure(pages, **kw).write_html(path, include_plotlyjs=True, full_html=True, config={"displaylogo": False},
+                                            auto_play=False)
     return path
 
 # %% ../nbs/21_explore.ipynb #d9608881
@@ -163,8 +181,10 @@ def scores_figure(summaries: dict[str, dict], metric: str = "CC"):
     for name, d in summaries.items():
         xs = ["all"] + styles
         ys = [d["means"].get(metric)] + [d["per_style"].get(s, {}).get("means", {}).get(metric) for s in xs[1:]]
-        fig.add_trace(go.Bar(name=name, x=xs, y=ys, text=[f"{y:.3f}" if y is not None else "" for y in ys], textposition="outside"))
-    fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10), title=f"{metric} ({next(iter(summaries.values()))['protocol']})")
+        fig.add_trace(go.Bar(name=name, x=xs, y=ys, text=[f"{y:.3f}" if y is not None else "" for y in ys], textposition="outside",
+                             textangle=-90 if len(summaries) > 2 else 0, cliponaxis=False))   # side by side, 3+ labels ran together
+    fig.update_layout(barmode="group", height=340 + 20 * (len(summaries) > 2), margin=dict(l=10, r=10, t=60, b=10),
+                      title=f"{metric} ({next(iter(summaries.values()))['protocol']})")
     return fig
 
 TABLE_STYLE = "<style>table.csal td, table.csal th {padding: 2px 10px; text-align: right} table.csal td:first-child, table.csal th:first-child {text-align: left}</style>"
@@ -199,7 +219,7 @@ def cv_figure(cv: dict[str, dict[str, list]], metrics=("CC", "KLD")):
 
 # %% ../nbs/21_explore.ipynb #e85976fd
 def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None = None, boxes=None,
-                labels: list[str] | None = None, display_size: int = 480, opacity: float = 0.55,
+                labels: list[str] | None = None, display_size: int = 640, opacity: float = 0.55,
                 colorscale: str = "Inferno", q: float = 0.25, title: str = ""):
     """An animated plotly figure: the page, then its static map and each slice map (frames), with `boxes` (panels,
     page pixels) numbered by their predicted first visit."""
@@ -207,7 +227,11 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
     img = display_page(Path(image), display_size); H, W = img.shape[:2]
     K = slices.shape[0]; labels = labels or [f"slice {j + 1}/{K}" for j in range(K)]
     maps = ([("static", static)] if static is not None else []) + list(zip(labels, slices))
-    grid = lambda a: np.asarray(a, np.float64) / max(float(np.max(a)), 1e-300)
+    def grid(a, cells: int = 128):      # on a display grid of `cells` along the long side (full resolution made 13 MB pages)
+        a = np.asarray(a, np.float64); a = a / max(float(np.max(a)), 1e-300)
+        s = cells / max(a.shape)
+        if s >= 1: return a
+        return np.asarray(Image.fromarray(a.astype(np.float32)).resize((max(1, round(a.shape[1] * s)), max(1, round(a.shape[0] * s))), Image.BILINEAR))
     bg = go.Image(source=png_uri(img), hoverinfo="skip")
     frames = [go.Frame(data=[bg, heat_trace(grid(a), W, H, name, opacity, colorscale)], name=name,
                        layout=go.Layout(title_text=f"{title}  —  {name}" if title else name)) for name, a in maps]
@@ -218,11 +242,12 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
         shapes, notes = order_marks(boxes, panel_times(slices, boxes, page_hw, q), page_hw, (H, W))
     play = dict(label="▶ play", method="animate", args=[None, dict(frame=dict(duration=900, redraw=True),
                                                                   transition=dict(duration=0), fromcurrent=True)])
-    fig.update_layout(title=dict(text=frames[0].layout.title.text, font=dict(size=13)), width=W + 40, height=H + 150,
+    fig.update_layout(title=dict(text=frames[0].layout.title.text, font=dict(size=13)), width=max(W, 520) + 40, height=H + 150,
                       margin=dict(l=10, r=10, t=40, b=10), shapes=shapes, annotations=notes,
                       xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, range=[H, 0], scaleanchor="x"),
                       updatemenus=[dict(type="buttons", x=0, y=0, xanchor="left", yanchor="top", buttons=[play], pad=dict(t=10))],
-                      sliders=[dict(active=0, x=0.15, len=0.85, y=0, yanchor="top", currentvalue=dict(visible=False), pad=dict(t=10),
+                      # room at both ends of the slider: its first and last labels are centred on its ends
+                      sliders=[dict(active=0, x=0.2, len=0.72, y=0, yanchor="top", currentvalue=dict(visible=False), pad=dict(t=10),
                                     steps=[dict(label=name, method="animate", args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                                                                transition=dict(duration=0))])
                                            for name, _ in maps])])
@@ -239,8 +264,6 @@ def order_marks(boxes, times, page_hw: tuple[int, int], display_hw: tuple[int, i
         notes.append(dict(x=x0 + 12, y=y0 + 12, text=f"<b>{rank + 1}</b>", showarrow=False, bgcolor="#00e5ff",
                           font=dict(color="black", size=12)))
     return shapes, notes
-
-
 
 # %% ../nbs/21_explore.ipynb #15f22118
 def _layer_maps(p: ExplorerPage, layers: list[str], t: int, hw: tuple[int, int], grid: int) -> dict[str, np.ndarray | None]:
@@ -332,7 +355,9 @@ def _controls(self: Explorer, W):
     self.slider = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
     self.name_w = W.Dropdown(description="name")
     extra = ["panel order"] if self.k else []
-    self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"] + extra, value=["page", "ground truth"],
+    # the first view: the ground truth where there is some, else the first prediction (not a bare grey page)
+    first = "ground truth" if any(p.gt for p in self.all_pages) or len(self.layers) == 1 else self.layers[1]
+    self.layer_w = W.SelectMultiple(options=["page"] + self.layers + ["difference"] + extra, value=["page", first],
                                     description="layers", rows=min(7, len(self.layers) + 2 + len(extra)))
     self.time_w = W.SelectionSlider(options=["all (static)"] + [f"slice {j + 1}/{self.k}" for j in range(self.k)],
                                     value="all (static)", description="time", continuous_update=False) if self.k else None

@@ -231,6 +231,10 @@ def read_checkpoint(path: str | Path) -> dict:
         hint = f"; did you mean {path / 'model.pt'}?" if (path / "model.pt").is_file() else "; pass the checkpoint file (model.pt) inside it."
         raise ComicsalError(f"checkpoint {path} is a folder{hint}")
     if not path.is_file(): raise ComicsalError(f"checkpoint {path} does not exist; train one with `comicsal train`.")
+    with open(path, "rb") as f: head = f.read(4)
+    if not head.startswith((b"PK", b"\x80")):      # torch writes a zip archive (older torch: a pickle)
+        raise ComicsalError(f"{path}: not a checkpoint file (it starts with {head!r}; a .pt from `comicsal train` is a zip "
+                            "archive) — pass the model.pt or last.pt that `comicsal train` wrote.")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:   # torch's own message advises weights_only=False, which would run the file's code

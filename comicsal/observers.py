@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import zlib
@@ -17,7 +18,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .annotations import StructurePage, load_structure, reading_order
-from .config import DEFAULTS, MAP_SPLITS, ComicsalError, ensure_writable
+from .config import DEFAULTS, IMAGE_EXTS, MAP_SPLITS, ComicsalError, ensure_writable, refuse_overlap
 from .fixations import fixation_density
 
 # %% auto #0
@@ -95,7 +96,6 @@ def _visit_panel(layout: dict, k: int, pan: dict, rng, look, read, direction: st
     b = pan["box"]
     for _ in range(int(rng.random() < (0.2 if (caps or balls or faces) else 0.8)) + int(rng.poisson(params.glances))):
         look(*_near(rng, b, 5))
-
 
 # %% ../nbs/07_observers.ipynb #60f2e135
 def simulate_observers(layout: dict, rng, n_observers: int = 15, px_per_degree: float = 35.0,
@@ -184,9 +184,12 @@ def simulate_structure_map(sp: StructurePage, seed: int = DEFAULTS.seed, params:
 
 # %% ../nbs/07_observers.ipynb #db3ce51f
 def _link(src: Path, dest: Path):
-    "A symbolic link `dest` → `src` (absolute); a copy where the file system has no links."
+    """A symbolic link `dest` → `src` (absolute); a copy where the file system has no links. Never onto an existing
+    `dest`: a copy through an earlier link once overwrote the user's source image."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(dest): raise ComicsalError(f"{dest} exists already; two pages were given one name (a bug: please report it).")
     try: dest.symlink_to(Path(src).resolve())
+    except FileExistsError: raise
     except OSError: shutil.copyfile(src, dest)
 
 def _round(o):
@@ -199,8 +202,10 @@ def _round(o):
 def _page_stem(sp: StructurePage, seen: set) -> str:
     "A file stem for an annotated page, unique among `seen` (which it joins): series and file name, else series and key."
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{Path(sp.key).name}")
-    if stem in seen: stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{sp.key}")
-    seen.add(stem)
+    if stem.lower() in seen: stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sp.series}_{sp.key}")
+    base, k = stem, 2
+    while stem.lower() in seen: stem, k = f"{base}-{k}", k + 1     # `p 1` and `p_1` (or P1/p1) are two pages
+    seen.add(stem.lower())
     return stem
 
 # %% ../nbs/07_observers.ipynb #0146f210
@@ -214,6 +219,11 @@ def simulated_dataset(pages: list[StructurePage] | str | Path, out: str | Path, 
     series = sorted({p.series for p in pages})
     unknown = sorted((set(val_series) | set(test_series)) - set(series))
     if unknown: raise ComicsalError(f"series {', '.join(unknown)} not in the annotations; they hold {', '.join(series)}.")
+    bad = [f"{p.image} ({'no such file' if not p.image.is_file() else 'not an image file: ' + '/'.join(IMAGE_EXTS)})"
+           for p in pages if not p.image.is_file() or p.image.suffix.lower() not in IMAGE_EXTS]
+    if bad: raise ComicsalError(f"the annotations name {len(bad)} page(s) that are not image files, e.g. {bad[0]}; "
+                                "fix their file names (nothing was written).")
+    refuse_overlap(out, [p.image for p in pages], what="simulated dataset folder")   # `--out` never holds the source pages
     man = dict(generator="comicsal.synth.simulated_dataset", revision=SYNTH_REVISION, seed=int(seed),
                val_series=sorted(val_series), test_series=sorted(test_series), n_pages=len(pages),
                pages=sorted(str(p.image) for p in pages), params=json.loads(json.dumps(params.asdict())),

@@ -5,20 +5,24 @@
 # %% ../nbs/01_options.ipynb #opt02
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .config import DEFAULTS
+from .config import DEFAULTS, SPLITS
 
 # %% auto #0
-__all__ = ['MAX_PIXELS_DEFAULT', 'TIME_SLICES', 'TIME_SECONDS', 'BACKBONES', 'BASELINE_NAMES', 'STRUCTURE_PRIOR_NAMES', 'SHIPPED',
-           'MODEL_NAMES', 'REFERENCE_NAMES', 'TEMPORAL_TRAIN', 'TrainConfig', 'TemporalTrainDefaults', 'opt',
-           'PageOptions', 'DataFetchOptions', 'DataCheckOptions', 'DataSynthOptions', 'DataSimulateOptions',
+__all__ = ['MAX_PIXELS_DEFAULT', 'MIN_LONG_SIDE', 'MAX_LONG_SIDE', 'TIME_SLICES', 'TIME_SECONDS', 'BACKBONES', 'BASELINE_NAMES',
+           'STRUCTURE_PRIOR_NAMES', 'SHIPPED', 'MODEL_NAMES', 'REFERENCE_NAMES', 'TEMPORAL_TRAIN', 'POSITIVE',
+           'POSITIVE_INT', 'FRACTION', 'NON_NEGATIVE', 'TrainConfig', 'TemporalTrainDefaults', 'Bounded', 'DEVICE',
+           'opt', 'PageOptions', 'DataFetchOptions', 'DataCheckOptions', 'DataSynthOptions', 'DataSimulateOptions',
            'EvaluateOptions', 'TrainOptions', 'PredictOptions', 'StructureDetectOptions', 'StructureEvaluateOptions',
            'RunOptions', 'BookOptions', 'AdaptOptions']
 
 # %% ../nbs/01_options.ipynb #opt05
 MAX_PIXELS_DEFAULT = 500_000_000     # width × height: a 1200 dpi A3 scan is ~280 MP (the data chapter)
+MIN_LONG_SIDE, MAX_LONG_SIDE = 64, 8192  # `--long-side` range: the backbone's stride 32 needs a few cells; 8k px is a poster
 TIME_SLICES, TIME_SECONDS = 3, 3.0      # defaults: three one-second slices (MIT1003 showed each image for 3 s)
 BACKBONES = ("efficientnet-lite0", "efficientnet-lite2", "densenet201", "resnet50", "convnext_tiny", "none")
 BASELINE_NAMES = ("uniform", "centre-bias", "dataset-mean", "spectral-residual")     # comicsal.models.BASELINES
@@ -77,6 +81,44 @@ class TemporalTrainDefaults:
 
 TEMPORAL_TRAIN = TemporalTrainDefaults()
 
+# %% ../nbs/01_options.ipynb #opt12a
+@dataclass(frozen=True)
+class Bounded:
+    "An argparse `type`: a finite `kind` number with `lo` ≤ x ≤ `hi` (strict where `lo_open`/`hi_open`; None: unbounded)."
+    kind: type = float
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    @property
+    def what(self) -> str: return "a whole number" if self.kind is int else "a number"
+
+    def __str__(self) -> str:
+        what = self.what
+        lo = None if self.lo is None else f"{'>' if self.lo_open else '≥'} {self.lo:g}"
+        hi = None if self.hi is None else f"{'<' if self.hi_open else '≤'} {self.hi:g}"
+        return f"{what} {lo} and {hi}" if lo and hi else f"{what} {lo or hi}" if lo or hi else what
+
+    def __call__(self, text: str):
+        import argparse  # only the command line calls it
+        try: x = self.kind(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {self.what}") from None
+        ok = math.isfinite(x) and (self.lo is None or (x > self.lo if self.lo_open else x >= self.lo)) \
+            and (self.hi is None or (x < self.hi if self.hi_open else x <= self.hi))
+        if not ok: raise argparse.ArgumentTypeError(f"{text} is out of range: {self}")
+        return x
+
+POSITIVE, POSITIVE_INT, FRACTION = Bounded(float, 0, lo_open=True), Bounded(int, 1), Bounded(float, 0, 1)
+NON_NEGATIVE = Bounded(float, 0)
+
+def DEVICE(text: str) -> str:
+    "An argparse `type` for `--device`: cpu, cuda, cuda:N or mps."
+    import argparse  # only the command line calls it
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:N (a GPU's number) or mps")
+    return text
+
 # %% ../nbs/01_options.ipynb #opt12
 def opt(default=None, help: str | None = None, **argparse_kw):
     "A dataclass field for a command-line option: its `default`, its `help`, and argparse keywords the type does not give."
@@ -88,7 +130,7 @@ def opt(default=None, help: str | None = None, **argparse_kw):
 class PageOptions:
     "Options of every command that reads pages."
     max_pixels: int | None = opt(None, f"largest page (width × height) read; larger ones are refused (default "
-                                       f"{MAX_PIXELS_DEFAULT:,}, or $COMICSAL_MAX_PIXELS)", metavar="N")
+                                       f"{MAX_PIXELS_DEFAULT:,}, or $COMICSAL_MAX_PIXELS)", metavar="N", type=Bounded(int, 1))
 
 # %% ../nbs/01_options.ipynb #opt14
 @dataclass
@@ -111,13 +153,13 @@ class DataCheckOptions(PageOptions):
 class DataSynthOptions:
     "write the embedded sample: procedural comic pages + simulated-observer maps"
     out: Path | None = opt(None, "folder to write (refused if non-empty, unless `force`)", required=True)
-    n_train: int = 24
-    n_val: int = 8
-    n_test: int = 8
+    n_train: int = opt(24, type=Bounded(int, 0))
+    n_val: int = opt(8, type=Bounded(int, 0))
+    n_test: int = opt(8, type=Bounded(int, 0))
     seed: int = DEFAULTS.seed
     preset: str = opt("sample", "sample: small fast pages (make demo); corpus: scan sizes 200–3000 px (training the "
                       "default); heldout: another layout configuration (validation)", choices=("sample", "corpus", "heldout"))
-    workers: int = opt(1, "draw pages in this many processes (same pages)")
+    workers: int = opt(1, "draw pages in this many processes (same pages)", type=POSITIVE_INT)
     force: bool = opt(False, "overwrite a non-empty `out`")
     no_progress: bool = False
 
@@ -143,7 +185,7 @@ class EvaluateOptions(PageOptions):
     reference: str | None = opt(None, "score a built-in reference map instead", group="source", choices=sorted(REFERENCE_NAMES))
     gt: Path | None = opt(None, "dataset folder (uses maps/<split>) or a folder of maps", required=True)
     protocol: str = opt("ai4va", choices=["ai4va", "mit"])
-    split: str = opt("val", "split of a dataset `gt` (default: val)")
+    split: str = opt("val", "split of a dataset `gt` (default: val)", choices=SPLITS)
     fixations: str = opt("peaks", "how the mit protocol derives fixations from maps (default: peaks)",
                          choices=["peaks", "top", "positive", "sample"])
     seed: int = opt(0, "seed of the AUC jitter and the Borji/sAUC draws")
@@ -151,7 +193,7 @@ class EvaluateOptions(PageOptions):
                          "scanpaths, and the static map against the same fixations (NSS, AUC-Judd, IG)")
     slice_by: str | None = opt(None, "how `temporal` cuts scanpaths (default: time where fixations have timestamps, "
                                "else rank)", choices=["time", "rank"])
-    seconds: float = opt(TIME_SECONDS, f"`temporal`: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
+    seconds: float = opt(TIME_SECONDS, f"`temporal`: the viewing time the slices cover (default {TIME_SECONDS:g} s)", type=POSITIVE)
     out: Path | None = opt(None, "output folder (default: results/eval/<pred>-<protocol>-<split>)")
     force: bool = opt(False, "overwrite metrics.json / per_image.csv in `out`")
     no_progress: bool = False
@@ -168,31 +210,32 @@ class TrainOptions(PageOptions):
     structure: str = opt("", "structure maps as extra readout inputs: panels,text (default: none)")
     backbone: str = opt(_T.backbone, choices=BACKBONES)
     out: Path | None = opt(None, "output folder (default: results/models/<model>)")
-    epochs: int | None = opt(None, f"default {_T.epochs} ({_TT.epochs} with `temporal`)")
-    batch_size: int | None = opt(None, f"default {_T.batch_size} ({_TT.batch_size} with `temporal`)")
-    lr: float | None = opt(None, f"default {_T.lr} ({_TT.lr} with `temporal`)")
-    long_side: int = opt(_T.long_side, "page size fed to the backbone (px)")
-    loss_cc: float = opt(_T.loss_cc, "weight of a −CC loss term")
-    loss_nss: float = opt(_T.loss_nss, "weight of a −NSS loss term")
+    epochs: int | None = opt(None, f"default {_T.epochs} ({_TT.epochs} with `temporal`)", type=POSITIVE_INT)
+    batch_size: int | None = opt(None, f"default {_T.batch_size} ({_TT.batch_size} with `temporal`)", type=POSITIVE_INT)
+    lr: float | None = opt(None, f"default {_T.lr} ({_TT.lr} with `temporal`)", type=POSITIVE)
+    long_side: int = opt(_T.long_side, f"page size fed to the backbone (px, {MIN_LONG_SIDE}–{MAX_LONG_SIDE})",
+                         type=Bounded(int, MIN_LONG_SIDE, MAX_LONG_SIDE))
+    loss_cc: float = opt(_T.loss_cc, "weight of a −CC loss term", type=NON_NEGATIVE)
+    loss_nss: float = opt(_T.loss_nss, "weight of a −NSS loss term", type=NON_NEGATIVE)
     monitor: str = opt(_T.monitor, "early-stopping metric on val", choices=["KLD", "CC"])
-    patience: int = _T.patience
-    crop: float = opt(_T.crop, "probability of a random crop augmentation")
+    patience: int = opt(_T.patience, "epochs without a better val score before stopping", type=POSITIVE_INT)
+    crop: float = opt(_T.crop, "probability of a random crop augmentation", type=FRACTION)
     hflip: bool = opt(False, "allow horizontal flips (off: they break reading order)")
     seed: int = _T.seed
     cache: str = opt(_T.cache, "where backbone features are cached (disk: shared by runs, and by the ranks under "
                      "torchrun)", choices=["memory", "disk"])
     finetune: str | None = opt(_T.finetune, "also train the backbone's last N blocks end to end (slow on a CPU; mixed "
                                "precision on CUDA)", metavar="last:N")
-    finetune_lr: float = opt(_T.finetune_lr, f"their learning rate as a fraction of `lr` (default {_T.finetune_lr:g})")
+    finetune_lr: float = opt(_T.finetune_lr, f"their learning rate as a fraction of `lr` (default {_T.finetune_lr:g})", type=POSITIVE)
     amp: bool = opt(_T.amp, "fine-tune in float32 on CUDA too")
     cache_dir: str | None = opt(_T.cache_dir, "folder of the disk cache (default results/cache/features; under several "
                                 "nodes a folder every node sees)")
-    device: str | None = opt(None, "cpu, cuda, cuda:1 … (default: CUDA if available)")
+    device: str | None = opt(None, "cpu, cuda, cuda:1 … (default: CUDA if available)", type=DEVICE)
     init: str | None = opt(None, "start the readout from this checkpoint (or shipped model name)")
     temporal: int | None = opt(None, "train a K-time-slice readout on the static model `base` from the scanpaths of "
-                               "`data` (the temporal chapter) instead of a static model", metavar="K")
+                               "`data` (the temporal chapter) instead of a static model", metavar="K", type=POSITIVE_INT)
     base: str = opt("comicsal", "`temporal`: the static model it sits on (shipped name or checkpoint; default comicsal)")
-    seconds: float = opt(TIME_SECONDS, f"`temporal`: the viewing time the slices cover (default {TIME_SECONDS:g} s)")
+    seconds: float = opt(TIME_SECONDS, f"`temporal`: the viewing time the slices cover (default {TIME_SECONDS:g} s)", type=POSITIVE)
     resume: bool = opt(False, "continue the interrupted run in `out`")
     force: bool = opt(False, "overwrite a non-empty `out`")
     no_progress: bool = False
@@ -206,18 +249,18 @@ class PredictOptions(PageOptions):
                             "structure prior, deepgaze2e", group="model", choices=MODEL_NAMES)
     images: Path | None = opt(None, "a dataset folder (see `split`), a folder of pages, or a comic archive (.cbz, .zip, "
                               ".pdf)", required=True)
-    dpi: int = opt(150, "resolution PDF pages are rendered at (default 150)")
+    dpi: int = opt(150, "resolution PDF pages are rendered at (10–1200, default 150)", type=Bounded(int, 10, 1200))
     resume: bool = opt(False, "keep the maps already in `out`; predict the other pages")
-    split: str = opt("test", "split of a dataset `images` (default: test)")
+    split: str = opt("test", "split of a dataset `images` (default: test)", choices=SPLITS)
     out: Path | None = opt(None, "output folder (refused if non-empty, unless `force`)", required=True)
     like: Path | None = opt(None, "write maps at the sizes of the same-stem maps in this folder")
     fit: Path | None = opt(None, "dataset whose train pages fit a baseline or structure-prior `model`")
     zip: bool = opt(False, "also write <out>.zip (a submission archive)")
-    batch_size: int = opt(1, "pages per forward pass (default 1)")
+    batch_size: int = opt(1, "pages per forward pass (default 1)", type=POSITIVE_INT)
     temporal: int | None = opt(None, "also write K time-slice maps, OUT/t0 … OUT/t{K-1} (`model=\"comicsal\"` ships "
-                               f"K = {TIME_SLICES}; or a checkpoint of `comicsal train --temporal K`)", metavar="K")
+                               f"K = {TIME_SLICES}; or a checkpoint of `comicsal train --temporal K`)", metavar="K", type=POSITIVE_INT)
     force: bool = False
-    device: str | None = None
+    device: str | None = opt(None, "cpu, cuda, cuda:1 … (default: CUDA if available)", type=DEVICE)
     no_progress: bool = False
 
 # %% ../nbs/01_options.ipynb #opt18
@@ -263,8 +306,9 @@ class AdaptOptions(PageOptions):
     out: Path | None = opt(None, "output folder: model.pt, card.json, card.md, cv.csv", required=True)
     base: str = opt("comicsal", "the model to adapt: a shipped name (comicsal, comicsal-photo), a checkpoint, "
                     "latest:PIPELINE/PATH, or none (the prior alone, with `maps`)", flags=("--from",), metavar="MODEL")
-    folds: int = opt(5, "cross-validation folds over the pages (2 or more; at most one per page)", metavar="K")
-    split: str | None = opt(None, "adapt on this split's pages alone (e.g. train, keeping val for scoring); default: every split with maps")
+    folds: int = opt(5, "cross-validation folds over the pages (2 or more; at most one per page)", metavar="K", type=Bounded(int, 2))
+    split: str | None = opt(None, "adapt on this split's pages alone (e.g. train, keeping val for scoring); default: every split with maps",
+                            choices=SPLITS)
     seed: int = opt(0, "seed of the folds")
     force: bool = False
     no_progress: bool = False

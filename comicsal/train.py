@@ -308,6 +308,9 @@ def _open_run(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[T
     if resume:
         if not (out / "last.pt").is_file(): raise ComicsalError(f"`resume`: {out}/last.pt does not exist; start without `resume`.")
         saved = read_checkpoint(out / "last.pt")
+        if not {"train_config", "optimizer"} <= set(saved):
+            raise ComicsalError(f"`resume`: {out}/last.pt is a finished model (no optimiser state), not the checkpoint `train` "
+                                f"saves while it runs; start without `resume` (with `init={out}/last.pt` to start from its weights).")
         return TrainConfig.from_dict(saved["train_config"]), saved
     on_main_first(lambda: ensure_writable(out, force=force, what="training output folder"))
     return cfg, None

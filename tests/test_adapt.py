@@ -31,7 +31,7 @@ def test_adapt_data_writes_a_checkpoint_that_predicts(sample, tmp_path):
 
 def test_adapt_refuses_clearly(sample, tmp_path):
     code, out, err = cli("adapt", "--data", str(sample), "--from", "centre-bias", "--out", str(tmp_path / "ad"), "--folds", "1")
-    assert code != 0 and "2 or more" in err; no_traceback(err)
+    assert code == 2 and "argument --folds" in err and "≥ 2" in err; no_traceback(err)
     code, out, err = cli("adapt", "--maps", str(tmp_path / "none"), "--out", str(tmp_path / "m"))
     assert code != 0 and "no such folder" in err; no_traceback(err)
     (tmp_path / "empty").mkdir()

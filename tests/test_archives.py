@@ -246,4 +246,18 @@ def test_predict_archives(tmp_path):
     assert got == ["book/page-0001.png", "book/page-0002.png", "book/page-0003.png"]
     assert Image.open(tmp_path / "pdf/book/page-0002.png").size == (180, 240)     # 100 dpi pages rendered at 200 dpi
     bad = _run(["predict", "--model", "centre-bias", "--images", "book.pdf", "--dpi", "5", "--out", "x"], tmp_path)
-    assert bad.returncode == 1 and "--dpi" in bad.stderr
+    assert bad.returncode == 2 and "argument --dpi" in bad.stderr and "≥ 10 and ≤ 1200" in bad.stderr   # refused by the parser
+
+
+@pytest.mark.parametrize("name", ["...cbz", "..pdf"])
+def test_an_archive_named_dots_writes_inside_out(tmp_path, name):
+    "An archive whose stem is `..` or `.` once wrote its maps into the parent of --out (and `../p2.png` into the zip)."
+    _book(tmp_path)
+    (tmp_path / "w").mkdir(); (tmp_path / name).write_bytes((tmp_path / ("book" + Path(name).suffix)).read_bytes())
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = _run(["predict", "--model", "centre-bias", "--images", f"../{name}", "--out", "out", "--zip"], tmp_path / "w")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before               # nothing new beside the work folder
+    got = sorted(p.relative_to(tmp_path / "w" / "out").as_posix() for p in (tmp_path / "w" / "out").rglob("*.png"))
+    assert len(got) == 3 and all(g.startswith("archive/") for g in got), got
+    with zipfile.ZipFile(tmp_path / "w" / "out.zip") as z: assert sorted(z.namelist()) == got

@@ -11,7 +11,7 @@ import pytest
 from browser import chromium, render
 from conftest import ROOT
 
-from comicsal.book import build_book, check_site
+from comicsal.book import build_book, check_site, site_sizes
 from comicsal.runs import run_pipeline
 
 try:
@@ -44,7 +44,8 @@ def test_book_links_chapters_and_runs(book):
     page = index.parent / "runs" / compare.name / "compare.html"
     text = page.read_text()
     assert "Traceback" not in text and "ComicsalError" not in text      # shown as it ran, not re-executed
-    assert "src=\"https://cdn.plot" not in text and "plotly.js v" in text   # plotly.js embedded, offline
+    assert "src=\"https://cdn.plot" not in text and "plotly.js v" not in text   # plotly.js offline, shared by the pages:
+    assert '<script src="../../_static/plotly.min.js"></script>' in text          # one copy in the site
     metrics = json.loads((compare / "metrics.json").read_text())
     assert {"protocol", "n", "means", "per_style", "models"} <= set(metrics)
     chapter = (index.parent / "chapters" / "06_metrics.html").read_text()
@@ -122,7 +123,7 @@ def test_book_build_leaves_the_package_and_pyproject_alone(book):
     index, _ = book
     assert (ROOT / "pyproject.toml").stat().st_mtime_ns == BEFORE["pyproject"]
     assert (ROOT / "comicsal" / "__init__.py").stat().st_mtime_ns == BEFORE["init"]
-    assert "nbdev_export()" not in (index.parent / "_sources" / "chapters" / "02_data.ipynb").read_text()
+    assert "nbdev_export()" not in (index.parents[2] / "src" / "chapters" / "02_data.ipynb").read_text()
 
 
 @contextlib.contextmanager
@@ -146,8 +147,7 @@ def _visit(browser, url: str) -> list[str]:
         if u.startswith(("file:", "data:", "blob:", "about:")) or u.startswith("http://127.0.0.1"): r.continue_()
         else: problems.append(f"network request {u}"); r.abort()
     page.route("**/*", route)
-    # (the theme logs "Got invalid theme mode" as an error when its light/dark setting is not stored yet: harmless)
-    page.on("console", lambda m: m.type == "error" and "theme mode" not in m.text and problems.append(f"console: {m.text}"))
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"console {m.type}: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
     try:
@@ -159,3 +159,70 @@ def _visit(browser, url: str) -> list[str]:
     finally:
         page.close()
     return problems
+
+
+def test_site_is_of_a_sane_size_and_every_visual_chapter_shows_its_figure(book):
+    "plotly.js once per site, large images as files: the site and its pages stay small; figures sit where the text explains them."
+    index, compare = book
+    html = index.parent
+    sizes = site_sizes(html)
+    big = {p: n for p, n in sizes["pages"].items() if n > 3_000_000}
+    assert not big, f"pages over 3 MB: {big}"
+    assert sizes["total"] < 60_000_000, f"the site is {sizes['total'] / 1e6:.0f} MB"
+    bundles = [f for f in html.rglob("*") if f.is_file() and f.suffix in (".html", ".js") and "plotly.js v" in f.read_text(errors="replace")[:2000]]
+    assert [f.relative_to(html).as_posix() for f in bundles] == ["_static/plotly.min.js"]
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        assert "Plotly.animate(" not in text, f"{page}: a figure plays on load"
+        assert "widget-state+json" not in text, f"{page}: a widget state blob with no view"
+    explorer = (html / "chapters" / "21_explore.html").read_text()
+    assert "plotly-graph-div" in explorer                                   # the explorer chapter shows the explorer
+    time = (html / "chapters" / "16_temporal.html").read_text()
+    seeing, measured = time.index("Seeing it: an animated figure"), time.index("The shipped readout, measured")
+    assert seeing < time.index("plotly-graph-div") < measured              # the figure in the section that explains it
+    run_page = (html / "runs" / f"{compare.name}.html").read_text()
+    assert "The executed notebook follows." not in run_page and f'href="{compare.name}/compare.html"' in run_page
+
+
+@pytest.mark.skipif(chromium() is None or sync_playwright is None,
+                    reason="Chromium or playwright is not installed (.ci/run installs Debian's chromium)")
+def test_figures_open_on_their_first_frame_with_every_control_inside(book):
+    """At 1280 and 800 px: every plotly figure's buttons, dropdowns and slider lie inside it, its slider shows the
+    first step, and nothing moved on its own after load."""
+    index, compare = book
+    html = index.parent
+    pages = [html / "chapters" / "21_explore.html", html / "chapters" / "16_temporal.html", html / "runs" / compare.name / "compare.html"]
+    probe = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => {
+        const box = g.getBoundingClientRect();
+        const outside = Array.from(g.querySelectorAll('.updatemenu-button, .updatemenu-header, .slider-group, .gtitle'))
+            .map(e => [e.getAttribute('class'), e.getBoundingClientRect()])
+            .filter(([c, r]) => r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1))
+            .map(([c, r]) => c + (r.right > box.right ? ' past the right edge' : ' clipped'));
+        const sliders = (g.layout && g.layout.sliders) || [];
+        return {outside, active: sliders.map(s => s.active || 0)};
+    })"""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"], headless=True)
+        try:
+            for width in (1280, 800):
+                for p in pages:
+                    page = browser.new_page(viewport={"width": width, "height": 900})
+                    page.goto(p.as_uri(), wait_until="load"); page.wait_for_timeout(1500)
+                    figs = page.evaluate(probe)
+                    assert figs, f"{p.name}: no figure drawn"
+                    for k, f in enumerate(figs):
+                        assert not f["outside"], f"{p.name} at {width} px, figure {k}: {f['outside']}"
+                        assert all(a == 0 for a in f["active"]), f"{p.name} at {width} px, figure {k}: slider at {f['active']}"
+                    page.close()
+        finally:
+            browser.close()
+
+
+def test_book_out_refuses_a_folder_it_did_not_make(tmp_path):
+    "`comicsal book --out ~/Documents` once deleted ~/Documents/src, even when the build then failed."
+    from commands import cli, no_traceback, snapshot
+    mine = tmp_path / "docs"; (mine / "src").mkdir(parents=True); (mine / "src" / "thesis.tex").write_text("years of work")
+    before = snapshot(mine)
+    status, _, err = cli("book", "--out", str(mine))
+    assert status == 1 and "not a book folder comicsal made" in err and str(mine) in err
+    no_traceback(err); assert snapshot(mine) == before

@@ -6,7 +6,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from commands import cli
+import pytest
+from commands import cli, no_traceback
 from PIL import Image
 
 BIN = Path(sys.executable).parent
@@ -73,3 +74,34 @@ def test_other_libraries_warnings_go_to_the_log(tmp_path, monkeypatch):
     monkeypatch.setattr(comicsal.cli, "_book", noisy)
     rc, out, err = cli("book")
     assert rc == 0 and "advice" not in err and "advice" in (tmp_path / "log.txt").read_text()
+
+
+BAD_NUMBERS = [
+    ("train --data d --lr 0", "--lr", "a number > 0"), ("train --data d --lr nan", "--lr", "a number > 0"),
+    ("train --data d --lr -1", "--lr", "a number > 0"), ("train --data d --crop 2", "--crop", "≥ 0 and ≤ 1"),
+    ("train --data d --crop -1", "--crop", "≥ 0 and ≤ 1"), ("train --data d --patience -1", "--patience", "≥ 1"),
+    ("train --data d --finetune-lr -1", "--finetune-lr", "> 0"), ("train --data d --epochs 0", "--epochs", "≥ 1"),
+    ("train --data d --epochs -1", "--epochs", "≥ 1"), ("train --data d --batch-size 0", "--batch-size", "≥ 1"),
+    ("train --data d --long-side -5", "--long-side", "≥ 64"), ("train --data d --long-side 8", "--long-side", "≥ 64"),
+    ("train --data d --device banana", "--device", "not a device"),
+    ("predict --model centre-bias --images i --out o --batch-size 0", "--batch-size", "≥ 1"),
+    ("predict --model centre-bias --images i --out o --batch-size -2", "--batch-size", "≥ 1"),
+    ("predict --model centre-bias --images i --out o --dpi 0", "--dpi", "≥ 10 and ≤ 1200"),
+    ("predict --model centre-bias --images i --out o --device banana", "--device", "not a device"),
+    ("predict --model comicsal --images i --out o --temporal 0", "--temporal", "≥ 1"),
+    ("evaluate --reference centre --gt g --temporal --seconds 0", "--seconds", "> 0"),
+    ("evaluate --reference centre --gt g --temporal --seconds -1", "--seconds", "> 0"),
+    ("evaluate --reference centre --gt g --temporal --seconds inf", "--seconds", "> 0"),
+    ("adapt --data d --out o --folds 1", "--folds", "≥ 2"),
+    ("predict --model centre-bias --images i --out o --split banana", "--split", "choose from 'train', 'val', 'test'"),
+    ("evaluate --reference centre --gt g --split banana", "--split", "choose from 'train', 'val', 'test'"),
+]
+
+
+@pytest.mark.parametrize("argv,flag,range_", BAD_NUMBERS, ids=[a for a, *_ in BAD_NUMBERS])
+def test_bad_numbers_are_refused_with_their_range(tmp_path, monkeypatch, argv, flag, range_):
+    "Refused by the parser, before anything is read or written, naming the option and its valid range."
+    monkeypatch.chdir(tmp_path)
+    status, out, err = cli(*argv.split())
+    assert status == 2 and f"argument {flag}" in err and range_ in err, err
+    no_traceback(err); assert list(tmp_path.iterdir()) == []

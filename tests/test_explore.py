@@ -4,6 +4,7 @@
 # slider, a clean console.
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,6 +176,20 @@ def test_explorer_live_in_jupyterlab(lab, tmp_path):
             assert static["zbottom"][2] > 0 and sliced["zbottom"][2] == 0, (static, sliced)  # the top third only
             assert sliced["zsum"][1] == static["zsum"][1]                                  # the ground truth stays
             assert [t["name"] for t in sliced["traces"][1:] if t["visible"] is True] == ["blurred"], sliced
+            # Pages without ground truth (a val folder of images only): explored, and the first view is the prediction
+            shutil.copytree(tmp_path / "s", tmp_path / "bare", ignore=lambda d, names: names if d.endswith("maps/val") else [])
+            _notebook(tmp_path / "bare.ipynb", tmp_path / "bare", tmp_path / "pred")
+            page.goto(url.replace("explorer.ipynb", "bare.ipynb"), timeout=T)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            page.wait_for_function(f"(({STATE})() || {{traces: []}}).traces.length === 4", timeout=T)
+            page.wait_for_timeout(1500)
+            bare = page.evaluate(STATE)
+            page.screenshot(path=str(tmp_path / "no-ground-truth.png"), full_page=True)
+            assert [t["name"] for t in bare["traces"][1:] if t["visible"] is True] == ["blurred"], bare
+            assert bare["heatmaps"] == 1, bare
         finally:   # what the browser showed last, for a failure's post-mortem
             try: page.screenshot(path=str(tmp_path / "last.png"), full_page=True, timeout=10_000)
             except Exception: pass

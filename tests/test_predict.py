@@ -36,6 +36,24 @@ def test_comicsal_model_predicts_any_size(tmp_path):
     assert [Image.open(p).size for p in paths] == [(97, 203), (300, 120)]
 
 
+def test_strips_and_extreme_aspects_get_full_maps(tmp_path):
+    "A vertical webtoon strip (690×14000) and 2000×50 / 500×25 bands: full-size maps from the shipped default and its slices, no traceback."
+    d = tmp_path / "pages"; d.mkdir()
+    rng = np.random.default_rng(0)
+    strip = np.full((14000, 690, 3), 245, np.uint8)
+    for y in range(300, 14000, 1400): strip[y:y + 500, 60:630] = (rng.random((500, 570, 3)) * 255).astype(np.uint8)   # panels all the way down
+    Image.fromarray(strip).save(d / "webtoon.png")
+    for name, (w, h) in {"band": (2000, 50), "thin": (500, 25)}.items():
+        Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(d / f"{name}.png")
+    status, out, err = cli("predict", "--model", "comicsal", "--temporal", "3", "--images", str(d), "--out", str(tmp_path / "o"), "--no-progress")
+    assert status == 0, err; no_traceback(err)
+    sizes = {p.stem: Image.open(p).size for p in (tmp_path / "o").glob("*.png")}
+    assert sizes == {"webtoon": (690, 14000), "band": (2000, 50), "thin": (500, 25)}
+    m = np.asarray(Image.open(tmp_path / "o" / "webtoon.png"), np.float64)
+    assert m[-3500:].max() > 0 and m[:3500].max() > 0                   # the map covers the whole strip
+    assert all(Image.open(tmp_path / "o" / f"t{j}" / "webtoon.png").size == (690, 14000) for j in range(3))
+
+
 def test_like_zip_and_overwrite(sample, tmp_path):
     out = tmp_path / "pred"
     paths = predict(CentreBiasModel(), sample, out, split="val", like=sample / "maps/val",

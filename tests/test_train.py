@@ -106,3 +106,16 @@ def test_default_backbone_beats_the_baselines(tmp_path):
             theirs = res[base][f"val_{proto}"]
             assert ours["CC"] > theirs["CC"] + 0.2, (proto, base, ours, theirs)
             assert ours["KLD"] < theirs["KLD"], (proto, base, ours, theirs)
+
+
+def test_resume_from_a_finished_model_or_a_text_file_is_refused_clearly(sample, tmp_path):
+    "`last.pt` that is a model.pt once gave KeyError 'optimizer'; a text file was called a pickle that would run code."
+    out = tmp_path / "m"
+    args = ["train", "--data", str(sample), "--out", str(out), "--backbone", "none", "--long-side", "128", "--epochs", "1", "--no-progress"]
+    assert cli(*args)[0] == 0
+    (out / "last.pt").write_bytes((out / "model.pt").read_bytes())
+    status, _, err = cli(*args, "--resume")
+    assert status == 1 and "is a finished model" in err and "--init" in err; no_traceback(err)
+    (out / "last.pt").write_text("hello")
+    status, _, err = cli(*args, "--resume")
+    assert status == 1 and "not a checkpoint file" in err and "run code" not in err; no_traceback(err)
