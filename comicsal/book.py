@@ -205,9 +205,7 @@ def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) ->
               # jupyter-book's default extensions without sphinx_thebe: live code needs a server the static book does
               # not have, and with Sphinx 7 it declares its config script twice (a JavaScript error on every page)
               # default_mode: the theme's light/dark starting mode (left empty, every page logs "Got invalid theme mode")
-              # no copies of the sources (`_sources/`): a run notebook with its figures is 5–10 MB, copied twice
-              "sphinx": {"config": {"html_show_copyright": False, "html_context": {"default_mode": "light"},
-                                    "html_copy_source": False, "html_show_sourcelink": False, "suppress_warnings": ["mystnb.unknown_mime_type", "myst.header"],
+              "sphinx": {"config": {"html_show_copyright": False, "html_context": {"default_mode": "light"}, "suppress_warnings": ["mystnb.unknown_mime_type", "myst.header"],
                                     # MathJax served from the site itself (sphinx-mathjax-offline), not from a CDN
                                     "extensions": [e for e in _jb_extensions() if e != "sphinx_thebe"] + ["sphinx-mathjax-offline"],
                                     "nb_ipywidgets_js": {}}},     # (require.js and the widget manager from a CDN)
@@ -267,6 +265,7 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     index, log = _jupyter_book(src, out, quiet)
     _relocate(index.parent, rw)
     slim_site(index.parent)
+    for f in (index.parent / "_sources" / "runs").rglob("*.ipynb"): _cleared_copy(f, f)   # the source download: 5–10 MB of figures each
     (out / "build.log").write_text(relative_paths(log, rw))
     problems = check_site(index.parent)         # defined below: the local link checker
     if problems:
@@ -278,14 +277,14 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
 SLIM_INLINE_BYTES = 20_000          # inline images above this (decoded bytes) become files
 _PLOTLYJS = re.compile(r"<script[^>]*>\s*/\*\*\s*\n\* plotly\.js v[0-9][^\n]*\n.*?</script>", re.S)
 _SLASH = r"(?:/|\\/|\\u002[fF])"                 # "/" as HTML has it, or escaped inside JSON (plotly writes \u002f)
-_DATA_URI = re.compile(rf"data:image{_SLASH}(png|jpeg|gif|webp);base64,((?:[A-Za-z0-9+=]|{_SLASH}){{64,}})")
+_DATA_URI = re.compile(rf"(?<=src=[\"'])data:image{_SLASH}(png|jpeg|gif|webp);base64,((?:[A-Za-z0-9+=]|{_SLASH}){{64,}})")
 _WIDGET_STATE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S)
 
 def _rel(target: Path, page: Path) -> str: return Path(os.path.relpath(target, page.parent)).as_posix()
 
 def slim_page(text: str, page: Path, root: Path) -> str:
-    """One built page (`page` under the site `root`) with plotly.js loaded from `_static/plotly.min.js`, inline images
-    over `SLIM_INLINE_BYTES` written to `_images/inline/<hash>.<ext>` and linked relatively, and no widget state."""
+    """One built page (`page` under the site `root`) with plotly.js loaded from `_static/plotly.min.js`, `<img>` data
+    URIs over `SLIM_INLINE_BYTES` written to `_images/inline/<hash>.<ext>` and linked relatively, and no widget state."""
     js = root / "_static" / "plotly.min.js"
     def share(m):
         if not js.exists():

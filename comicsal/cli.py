@@ -130,7 +130,9 @@ def _note_resume_ignores(cfg, out: Path) -> None:
     "Say which options `--resume` ignores: it continues the saved run with the settings it was started with."
     from comicsal.models import read_checkpoint
     if not (out / "last.pt").is_file(): return       # train() explains
-    saved, default = TrainConfig.from_dict(read_checkpoint(out / "last.pt")["train_config"]), TrainConfig()
+    ck = read_checkpoint(out / "last.pt")
+    if "train_config" not in ck: return              # not a run's checkpoint: train() explains
+    saved, default = TrainConfig.from_dict(ck["train_config"]), TrainConfig()
     ignored = [f"--{k.replace('_', '-')} {getattr(cfg, k)} (the run's: {getattr(saved, k)})"
                for k in ("epochs", "batch_size", "lr", "long_side", "loss_cc", "loss_nss", "monitor", "patience", "crop", "seed")
                if getattr(cfg, k) != getattr(default, k) and getattr(cfg, k) != getattr(saved, k)]

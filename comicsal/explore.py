@@ -23,9 +23,9 @@ from .temporal import panel_times, slice_folders
 
 # %% auto #0
 __all__ = ['COLORMAPS', 'MAX_LAYER_BUTTONS', 'TABLE_STYLE', 'DIFF_SCALE', 'DIFF_COLORBAR', 'show', 'ExplorerPage',
-           'explorer_pages', 'read_per_image', 'display_page', 'png_uri', 'heat_trace', 'explorer_figure',
-           'export_explorer_html', 'history_figure', 'scores_figure', 'scores_table_html', 'cv_figure', 'time_figure',
-           'order_marks', 'Explorer']
+           'explorer_pages', 'read_per_image', 'display_page', 'png_uri', 'page_uri', 'overlay_scale', 'heat_trace',
+           'explorer_figure', 'export_explorer_html', 'history_figure', 'scores_figure', 'scores_table_html',
+           'cv_figure', 'time_figure', 'order_marks', 'Explorer']
 
 # %% ../nbs/21_explore.ipynb #40886ebd
 _PLOTLYJS_SENT = False
@@ -95,15 +95,39 @@ def png_uri(a: np.ndarray) -> str:
     buf = io.BytesIO(); Image.fromarray(a).save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
+def page_uri(a: np.ndarray, quality: int = 85) -> str:
+    "A page picture as a JPEG data URI: a fifth of a PNG's bytes for a scanned or drawn page (maps stay lossless)."
+    buf = io.BytesIO(); Image.fromarray(a).convert("RGB").save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
 # %% ../nbs/21_explore.ipynb #f6fae3c6
 COLORMAPS = ("Inferno", "Viridis", "Hot", "Greys", "Jet")
 
+def overlay_scale(name: str, full: float = 0.25) -> list:
+    "Plotly's colour scale `name` with an alpha ramp: transparent at 0, opaque from `full` of the range up."
+    from plotly.colors import find_intermediate_color, get_colorscale, unlabel_rgb  # only figures need it
+    out, scale = [], get_colorscale(name)
+    for pos in np.linspace(0, 1, 21):
+        i = max(k for k, (p, _) in enumerate(scale) if p <= pos or k == 0)
+        lo, hi = scale[i], scale[min(i + 1, len(scale) - 1)]
+        t = 0 if hi[0] == lo[0] else (pos - lo[0]) / (hi[0] - lo[0])
+        c = find_intermediate_color(unlabel_rgb(_rgb(lo[1])), unlabel_rgb(_rgb(hi[1])), t)
+        out.append([float(pos), f"rgba({c[0]:.0f},{c[1]:.0f},{c[2]:.0f},{min(1.0, pos / full):.2f})"])
+    return out
+
+def _rgb(c: str) -> str:
+    "A plotly colour ('#rrggbb' or 'rgb(…)') as 'rgb(r, g, b)'."
+    from plotly.colors import hex_to_rgb
+    return f"rgb{hex_to_rgb(c)}" if c.startswith("#") else c
+
 def heat_trace(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorbar=None):
-    "A map `z` stretched over a W×H page; a colour bar only where `colorbar` is given."
+    "A map `z` stretched over a W×H page; a colour bar only where `colorbar` is given; low values see-through (see above)."
     import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
     if z is None: z = np.zeros((2, 2))
     z = np.asarray(z); zmax = 1
-    if zmin == 0: z, zmax = np.round(np.clip(z, 0, 1) * 255).astype(np.uint8), 255      # one byte per cell
+    if zmin == 0:
+        z, zmax = np.round(np.clip(z, 0, 1) * 255).astype(np.uint8), 255      # one byte per cell
+        if isinstance(colorscale, str): colorscale = overlay_scale(colorscale)
     else: z = z.astype(np.float32)
     dy, dx = H / z.shape[0], W / z.shape[1]
     return go.Heatmap(z=z, x0=dx / 2, dx=dx, y0=dy / 2, dy=dy, zmin=zmin, zmax=zmax, colorscale=colorscale,
@@ -116,7 +140,7 @@ MAX_LAYER_BUTTONS = 4      # more overlay choices than this: a dropdown (a row o
 def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: int = 96, opacity: float = 0.55,
                     colorscale: str = "Inferno", metrics: dict[str, dict[str, dict]] | None = None):
     """A plotly figure with a slider over `pages` and a choice of overlay (ground truth or a prediction): buttons, or
-    a dropdown when there are more than `MAX_LAYER_BUTTONS` layers. It opens on the first page with the first layer
+    a dropdown when there are more than `MAX_LAYER_BUTTONS` layers or their labels would not fit in a row. It opens on the first page with the first layer
     there is — the ground truth, or the first prediction where no page has one."""
     import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
     layers = ["ground truth"] * any(p.gt for p in pages) + sorted({n for p in pages for n in p.preds})
@@ -128,7 +152,7 @@ def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: in
         title = f"{p.stem} ({p.split}, {p.style})"
         if metrics:      # on a line of its own: one long line ran past the figure's width
             title += "<br>" + ", ".join(f"{n}: CC {m[p.stem]['CC']:.2f}" for n, m in metrics.items() if p.stem in m)
-        data = [go.Image(source=png_uri(img), hoverinfo="skip")] + \
+        data = [go.Image(source=page_uri(img), hoverinfo="skip")] + \
                [heat_trace(z, W, H, n, opacity, colorscale, visible=(i == 0)) for i, (z, n) in enumerate(zip(maps, layers))]
         frames.append(go.Frame(data=data, name=p.stem, layout=go.Layout(title_text=title)))
     fig = go.Figure(data=frames[0].data, frames=frames)
@@ -136,17 +160,19 @@ def explorer_figure(pages: list[ExplorerPage], display_size: int = 560, grid: in
     buttons = [dict(label="page only", method="restyle", args=[{"visible": [True] + [False] * n}])] + \
               [dict(label=name, method="restyle", args=[{"visible": [True] + [j == i for j in range(n)]}])
                for i, name in enumerate(layers)]
-    menu = dict(type="buttons", direction="right") if n <= MAX_LAYER_BUTTONS else dict(type="dropdown", direction="down")
+    width = max(W, 640) + 40
+    fits = n <= MAX_LAYER_BUTTONS and sum(7 * len(b["label"]) + 26 for b in buttons) < width - 30   # ~7 px a character
+    menu = dict(type="buttons", direction="right") if fits else dict(type="dropdown", direction="down")
     fig.update_layout(   # the page's name is the (per-frame) title; the layer choice sits above it
-        title=dict(text=frames[0].layout.title.text, y=0.995, yanchor="top", x=0.01, font=dict(size=13)),
-        width=max(W, 640) + 40, height=H + 250, margin=dict(l=10, r=10, t=120, b=10),
+        title=dict(text=frames[0].layout.title.text, y=1, yref="container", yanchor="top", pad=dict(t=12), x=0.01, font=dict(size=13)),
+        width=width, height=H + 250, margin=dict(l=10, r=10, t=120, b=10), plot_bgcolor="white",
         xaxis=dict(visible=False, range=[0, W]), yaxis=dict(visible=False, range=[H, 0], scaleanchor="x"),
         updatemenus=[dict(menu, x=0, y=1.02, xanchor="left", yanchor="bottom", buttons=buttons,
                           showactive=True, active=1 if n else 0, pad=dict(b=30))],
-        # the steps are numbered (page names under a slider were clipped at its ends); the name shows above it
+        # the steps are numbered (page names under a slider were clipped at its ends); the title names the page
         sliders=[dict(active=0, y=0, yanchor="top", x=0.03, len=0.94, pad=dict(t=40),
                       currentvalue=dict(visible=True, prefix="page ", xanchor="left", font=dict(size=12)),
-                      steps=[dict(label=f"{k + 1}: {p.stem}" if len(pages) <= 3 else str(k + 1), method="animate",
+                      steps=[dict(label=str(k + 1), method="animate",
                                   args=[[p.stem], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                              for k, p in enumerate(pages)])])
     return fig
@@ -232,7 +258,7 @@ def time_figure(image: str | Path, slices: np.ndarray, static: np.ndarray | None
         s = cells / max(a.shape)
         if s >= 1: return a
         return np.asarray(Image.fromarray(a.astype(np.float32)).resize((max(1, round(a.shape[1] * s)), max(1, round(a.shape[0] * s))), Image.BILINEAR))
-    bg = go.Image(source=png_uri(img), hoverinfo="skip")
+    bg = go.Image(source=page_uri(img), hoverinfo="skip")
     frames = [go.Frame(data=[bg, heat_trace(grid(a), W, H, name, opacity, colorscale)], name=name,
                        layout=go.Layout(title_text=f"{title}  —  {name}" if title else name)) for name, a in maps]
     fig = go.Figure(data=frames[0].data, frames=frames)
@@ -397,7 +423,7 @@ def _traces(self: Explorer):
     maps = _layer_maps(p, self.layers, t, (H, W), self.grid)
     show, op = set(self.layer_w.value), self.opacity_w.value
     d = _difference(maps, self.diff_w.value)
-    traces = [go.Image(source=png_uri(img), hoverinfo="skip", visible="page" in show)] + \
+    traces = [go.Image(source=page_uri(img), hoverinfo="skip", visible="page" in show)] + \
              [heat_trace(maps[n], W, H, n, op, self.cmap_w.value, n in show) for n in self.layers] + \
              [heat_trace(d, W, H, "difference", op, DIFF_SCALE, "difference" in show, zmin=-1, colorbar=DIFF_COLORBAR)]
     shapes, notes = _panel_marks(p, self.layers, (H, W), self.grid, self._panels) if "panel order" in show else ([], [])

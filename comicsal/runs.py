@@ -27,8 +27,8 @@ from .predict import predict
 from .zoo import model_label, resolve, resolve_model, runs_dir
 
 # %% auto #0
-__all__ = ['RECORDED_PACKAGES', 'pipelines_dir', 'pipeline_path', 'parse_params', 'environment', 'RunFailed', 'run_pipeline',
-           'score_models', 'disagreements', 'record_metrics', 'run_scores']
+__all__ = ['RECORDED_PACKAGES', 'pipelines_dir', 'pipeline_path', 'parse_params', 'environment', 'RunFailed',
+           'check_parameter_types', 'run_pipeline', 'score_models', 'disagreements', 'record_metrics', 'run_scores']
 
 # %% ../nbs/22_runs.ipynb #547d1aa6
 def pipelines_dir() -> Path:
@@ -94,6 +94,24 @@ def _new_run_folder(name: str, root: Path) -> Path:
             continue
     raise ComicsalError(f"could not create a new run folder for {name} in {root}.")
 
+_KINDS = ((bool, "true or false"), (int, "a whole number"), (float, "a number"), (str, "a text"), (list, "a list"), (dict, "a mapping"))
+
+def check_parameter_types(name: str, params: dict, declared: dict) -> None:
+    """Refuse a parameter whose value is not of its default's kind (`-p seed abc` for `seed = 0`), before the run
+    starts: in the notebook it failed inside a cell, after the run folder was made. An int is a fine float; a None
+    default takes anything; a path or model parameter (a text default) takes any text."""
+    import ast
+    for k, v in params.items():
+        try: default = ast.literal_eval(declared[k]["default"])
+        except (ValueError, SyntaxError, KeyError): continue          # an expression: its kind is unknown
+        if default is None: continue
+        kind, what = next(((t, w) for t, w in _KINDS if isinstance(default, t)), (None, None))
+        ok = kind is None or (isinstance(v, kind) and not (kind is int and isinstance(v, bool))) \
+             or (kind is float and isinstance(v, int) and not isinstance(v, bool)) or (kind is str and isinstance(v, os.PathLike))
+        if not ok:
+            raise ComicsalError(f"pipeline {name}: parameter {k} takes {what} (default {declared[k]['default']}), not {v!r}; "
+                                f"e.g. -p {k} {declared[k]['default']}")
+
 def run_pipeline(name: str, params: dict | None = None, root: str | Path | None = None, progress: bool = True,
                  kernel: str = "python3") -> Path:
     "Execute pipeline `name` with `params` into a new run folder; return the folder (see above)."
@@ -106,6 +124,7 @@ def run_pipeline(name: str, params: dict | None = None, root: str | Path | None 
     if unknown:
         raise ComicsalError(f"pipeline {name} has no parameter(s) {', '.join(unknown)}; it takes: "
                             + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items() if k != "out_dir"))
+    check_parameter_types(name, params, declared)
     folder = _new_run_folder(name, root)
     (folder / "RUNNING").write_text(f"started {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} "
                                     f"by process {os.getpid()}\n")

@@ -174,7 +174,7 @@ def test_site_is_of_a_sane_size_and_every_visual_chapter_shows_its_figure(book):
     for page in html.rglob("*.html"):
         text = page.read_text(errors="replace")
         assert "Plotly.animate(" not in text, f"{page}: a figure plays on load"
-        assert "widget-state+json" not in text, f"{page}: a widget state blob with no view"
+        assert '<script type="application/vnd.jupyter.widget-state+json">' not in text, f"{page}: a widget state blob with no view"
     explorer = (html / "chapters" / "21_explore.html").read_text()
     assert "plotly-graph-div" in explorer                                   # the explorer chapter shows the explorer
     time = (html / "chapters" / "16_temporal.html").read_text()

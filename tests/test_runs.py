@@ -120,3 +120,12 @@ def test_every_pipeline_imports_only_names_that_exist():
             for node in ast.parse(cell.source).body:
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
                     exec(compile(ast.Module([node], []), str(nb_path), "exec"), {})
+
+
+def test_run_parameters_are_type_checked_before_the_run(tmp_path, monkeypatch):
+    "`comicsal run adapt -p seed abc` once failed inside a notebook cell, after its run folder was made."
+    from commands import cli, no_traceback
+    monkeypatch.setenv("COMICSAL_RESULTS", str(tmp_path / "results"))
+    status, _, err = cli("run", "adapt", "-p", "seed", "abc")
+    assert status == 1 and "parameter seed takes a whole number" in err; no_traceback(err)
+    assert not (tmp_path / "results").exists()                       # no run folder was made
