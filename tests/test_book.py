@@ -178,7 +178,7 @@ def test_site_is_of_a_sane_size_and_every_visual_chapter_shows_its_figure(book):
     explorer = (html / "chapters" / "21_explore.html").read_text()
     assert "plotly-graph-div" in explorer                                   # the explorer chapter shows the explorer
     time = (html / "chapters" / "16_temporal.html").read_text()
-    seeing, measured = time.index("Seeing it: an animated figure"), time.index("The shipped readout, measured")
+    seeing, measured = time.index('id="seeing-it-an-animated-figure"'), time.index('id="the-shipped-readout-measured"')
     assert seeing < time.index("plotly-graph-div") < measured              # the figure in the section that explains it
     run_page = (html / "runs" / f"{compare.name}.html").read_text()
     assert "The executed notebook follows." not in run_page and f'href="{compare.name}/compare.html"' in run_page

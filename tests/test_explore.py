@@ -179,7 +179,7 @@ def test_explorer_live_in_jupyterlab(lab, tmp_path):
             # Pages without ground truth (a val folder of images only): explored, and the first view is the prediction
             shutil.copytree(tmp_path / "s", tmp_path / "bare", ignore=lambda d, names: names if d.endswith("maps/val") else [])
             _notebook(tmp_path / "bare.ipynb", tmp_path / "bare", tmp_path / "pred")
-            page.goto(url.replace("explorer.ipynb", "bare.ipynb"), timeout=T)
+            page.goto(url.replace("explorer.ipynb?", "bare.ipynb?reset&"), timeout=T)      # reset: only this notebook open
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
             page.get_by_role("menuitem", name="Run", exact=True).click()
