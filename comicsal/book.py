@@ -288,7 +288,7 @@ def slim_page(text: str, page: Path, root: Path) -> str:
     js = root / "_static" / "plotly.min.js"
     def share(m):
         if not js.exists():
-            import plotly
+            import plotly  # only a page with figures needs it (and plotly is heavy)
             js.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", js)
         return f'<script src="{_rel(js, page)}"></script>'

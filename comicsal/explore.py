@@ -117,7 +117,7 @@ def overlay_scale(name: str, full: float = 0.25) -> list:
 
 def _rgb(c: str) -> str:
     "A plotly colour ('#rrggbb' or 'rgb(…)') as 'rgb(r, g, b)'."
-    from plotly.colors import hex_to_rgb
+    from plotly.colors import hex_to_rgb  # heavy (~0.5 s): only figures need it
     return f"rgb{hex_to_rgb(c)}" if c.startswith("#") else c
 
 def heat_trace(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorbar=None):
@@ -230,8 +230,8 @@ def scores_table_html(summaries: dict[str, dict]) -> str:
 # %% ../nbs/21_explore.ipynb #cvfig002
 def cv_figure(cv: dict[str, dict[str, list]], metrics=("CC", "KLD")):
     "Each candidate's per-fold scores (points) and their mean (a bar), one panel per metric, from `adapt`'s `cv`."
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go  # heavy (~0.5 s): only figures need it
+    from plotly.subplots import make_subplots  # heavy (~0.5 s): only figures need it
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{m} per fold ({'lower' if m == 'KLD' else 'higher'} is better)" for m in metrics])
     for j, m in enumerate(metrics, 1):
         for i, (cand, r) in enumerate(cv.items()):

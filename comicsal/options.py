@@ -5,6 +5,7 @@
 # %% ../nbs/01_options.ipynb #opt02
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -101,7 +102,6 @@ class Bounded:
         return f"{what} {lo} and {hi}" if lo and hi else f"{what} {lo or hi}" if lo or hi else what
 
     def __call__(self, text: str):
-        import argparse  # only the command line calls it
         try: x = self.kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {self.what}") from None
         ok = math.isfinite(x) and (self.lo is None or (x > self.lo if self.lo_open else x >= self.lo)) \
@@ -114,7 +114,6 @@ NON_NEGATIVE = Bounded(float, 0)
 
 def DEVICE(text: str) -> str:
     "An argparse `type` for `--device`: cpu, cuda, cuda:N or mps."
-    import argparse  # only the command line calls it
     if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:N (a GPU's number) or mps")
     return text

@@ -5,6 +5,7 @@
 # %% ../nbs/22_runs.ipynb #4474ef05
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import logging
@@ -100,7 +101,6 @@ def check_parameter_types(name: str, params: dict, declared: dict) -> None:
     """Refuse a parameter whose value is not of its default's kind (`-p seed abc` for `seed = 0`), before the run
     starts: in the notebook it failed inside a cell, after the run folder was made. An int is a fine float; a None
     default takes anything; a path or model parameter (a text default) takes any text."""
-    import ast
     for k, v in params.items():
         try: default = ast.literal_eval(declared[k]["default"])
         except (ValueError, SyntaxError, KeyError): continue          # an expression: its kind is unknown
