@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from comicsal.adapt import STEPS, apply_parameters, base_log_densities, choose, cross_validate, fit_parameters, fit_readout, has_readout, map_targets, readout_features, readout_log_densities, score_pages
+from comicsal.adapt import STEPS, apply_parameters, base_log_densities, choose, cross_validate, fit_parameters, fit_readout, map_targets, page_inputs, readout_log_densities, score_pages
 from comicsal.config import project_root
 from comicsal.data import discover, load_map
 from comicsal.zoo import resolve_model
@@ -36,8 +36,7 @@ def set_pages(root: Path, n_max: int = 0):
 def load_set(root: Path, base, n_max: int):
     pages = set_pages(root, n_max)
     maps = [load_map(p.map) for p in pages]
-    feats = readout_features(base, [p.image for p in pages], progress=False) if has_readout(base) else None
-    lps = readout_log_densities(base, feats) if feats else base_log_densities(base, [p.image for p in pages], progress=False)
+    lps, feats = page_inputs(base, [p.image for p in pages], progress=False)
     return lps, map_targets(maps), maps, pages, (base, feats) if feats else None
 
 

@@ -29,8 +29,8 @@ from .zoo import resolve_model
 # %% auto #0
 __all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'READOUT', 'CHOICE_FOLDS', 'MAPS_ONLY',
            'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters', 'has_readout', 'readout_features',
-           'readout_log_densities', 'fit_readout', 'folds_of', 'score_pages', 'cross_validate', 'choose', 'map_files',
-           'Adaptation', 'adapt']
+           'readout_log_densities', 'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'cross_validate', 'choose',
+           'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -153,6 +153,12 @@ def fit_readout(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps
     for p in m.head.parameters(): p.requires_grad_(False)
     return m.eval()
 
+def page_inputs(model, images: list, progress: bool = True) -> tuple[torch.Tensor, list | None]:
+    "(the base's log-densities on the fitting grid, its `readout_features` or None): one backbone pass per page."
+    if not has_readout(model): return base_log_densities(model, images, progress), None
+    feats = readout_features(model, images, progress)
+    return readout_log_densities(model, feats), feats
+
 # %% ../nbs/19_adapt.ipynb #ad000031
 def folds_of(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
     "Page indices dealt into min(k, n) folds at random (seeded)."
@@ -261,8 +267,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
         if len(pages) < 2: raise ComicsalError(f"--data {data}: {len(pages)} page(s) with a map{f' in split {split!r}' if split else ''}; adaptation needs "
                                                "at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
-        feats = readout_features(model, [p.image for p in pages], progress) if has_readout(model) else None
-        lps = readout_log_densities(model, feats) if feats else base_log_densities(model, [p.image for p in pages], progress)
+        lps, feats = page_inputs(model, [p.image for p in pages], progress)
         cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None)
         chosen = choose(cv)
         if chosen == "readout": model, p = fit_readout(model, feats, gts), {}
