@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from fastcore.basics import patch
 from PIL import Image
 
-from .config import ComicsalError
+from .config import SPLITS, ComicsalError
 from .data import discover, files_by_stem, infer_style, load_image, load_map, page_size
 from .metrics import LOWER_IS_BETTER
 from .structure import detect_panels, scale_boxes
@@ -60,16 +61,15 @@ def explorer_pages(data: str | Path, splits=("val",), preds: dict[str, str | Pat
         folders[name] = files_by_stem(folder)
         ts = slice_folders(folder, required=False)           # t0, t1, … of `predict --temporal` (the temporal chapter)
         if ts: timed[name] = [files_by_stem(t) for t in ts]
-    found = [(p.stem, p.split, p.style, p.image, p.map) for s in splits for p in disc.split(s)]
-    found += [(f.stem, f.parent.name, infer_style(f.stem), f, None) for f in disc.unpaired_images if f.parent.name in splits]
+    found = [(p.stem, p.split, p.style, p.image, p.map) for p in disc.pages]      # every split's pages, with or without maps
+    found += [(f.stem, f.parent.name, infer_style(f.stem), f, None) for f in disc.unpaired_images if f.parent.name in SPLITS]
     pages = [ExplorerPage(stem, split, style, image, gt, {n: f[stem] for n, f in folders.items() if stem in f},
                           {n: [t[stem] for t in ts] for n, ts in timed.items() if all(stem in t for t in ts)})
-             for stem, split, style, image, gt in sorted(found, key=lambda r: (splits.index(r[1]), r[0]))]
+             for stem, split, style, image, gt in sorted((r for r in found if r[1] in splits), key=lambda r: (splits.index(r[1]), r[0]))]
     if not pages:
-        have = {s: n for s in ("train", "val", "test") if (n := len(disc.split(s)) + sum(f.parent.name == s for f in disc.unpaired_images))}
-        raise ComicsalError(f"no pages in split{'s' * (len(splits) > 1)} {', '.join(splits)} of {data}: its images/<split>/ folder"
-                            f"{'s are' if len(splits) > 1 else ' is'} empty or absent"
-                            + (f"; pages are in {', '.join(f'{s} ({n})' for s, n in have.items())} — choose those splits" if have else "") + ".")
+        have = Counter(r[1] for r in found)
+        raise ComicsalError(f"no pages in splits {', '.join(splits)} of {data} (images/<split>/ empty or absent)"
+                            + (f"; pages are in {', '.join(f'{s} ({n})' for s, n in sorted(have.items()))} — choose those splits" if have else "") + ".")
     return pages
 
 def read_per_image(path: str | Path) -> dict[str, dict]:
@@ -105,20 +105,10 @@ COLORMAPS = ("Inferno", "Viridis", "Hot", "Greys", "Jet")
 
 def overlay_scale(name: str, full: float = 0.25) -> list:
     "Plotly's colour scale `name` with an alpha ramp: transparent at 0, opaque from `full` of the range up."
-    from plotly.colors import find_intermediate_color, get_colorscale, unlabel_rgb  # only figures need it
-    out, scale = [], get_colorscale(name)
-    for pos in np.linspace(0, 1, 21):
-        i = max(k for k, (p, _) in enumerate(scale) if p <= pos or k == 0)
-        lo, hi = scale[i], scale[min(i + 1, len(scale) - 1)]
-        t = 0 if hi[0] == lo[0] else (pos - lo[0]) / (hi[0] - lo[0])
-        c = find_intermediate_color(unlabel_rgb(_rgb(lo[1])), unlabel_rgb(_rgb(hi[1])), t)
-        out.append([float(pos), f"rgba({c[0]:.0f},{c[1]:.0f},{c[2]:.0f},{min(1.0, pos / full):.2f})"])
-    return out
-
-def _rgb(c: str) -> str:
-    "A plotly colour ('#rrggbb' or 'rgb(…)') as 'rgb(r, g, b)'."
-    from plotly.colors import hex_to_rgb  # heavy (~0.5 s): only figures need it
-    return f"rgb{hex_to_rgb(c)}" if c.startswith("#") else c
+    from plotly.colors import sample_colorscale, unlabel_rgb  # heavy (~0.5 s): only figures need it
+    pos = np.linspace(0, 1, 21)
+    return [[float(p), "rgba({:.0f},{:.0f},{:.0f},".format(*unlabel_rgb(c)) + f"{min(1.0, p / full):.2f})"]
+            for p, c in zip(pos, sample_colorscale(name, list(pos)))]
 
 def heat_trace(z, W, H, name, opacity, colorscale, visible=True, zmin=0, colorbar=None):
     "A map `z` stretched over a W×H page; a colour bar only where `colorbar` is given; low values see-through (see above)."
