@@ -88,19 +88,21 @@ class ArchivePage:
 # %% ../nbs/04_archives.ipynb #a0c1e007
 @patch(as_prop=True)
 def size(self: ArchivePage) -> tuple[int, int]:
-    "(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only)."
+    """(W, H) in pixels, without decoding the page (a PDF page: its size at `dpi`; a zip member: its header only);
+    a page over `--max-pixels` is refused here, before anything is decoded or rendered."""
     if self.is_pdf:
         import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
         doc = pdfium.PdfDocument(str(self.archive))
-        try: return self._pdf_size(doc[self.index])
+        try: W, H = self._pdf_size(doc[self.index])
         finally: doc.close()
-    try:
-        with open_zip(self.archive).open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
-            W, H = im.size
-    except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
-                              "or remove the page.") from None
-    _refuse_too_big(self, W, H)          # `--max-pixels`, from the header: before any decoding
+    else:
+        try:
+            with open_zip(self.archive).open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
+                W, H = im.size
+        except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
+                                  "or remove the page.") from None
+    _refuse_too_big(self, W, H)
     return W, H
 
 # %% ../nbs/04_archives.ipynb #a0c1e005

@@ -122,7 +122,7 @@ def run_page(folder: Path, rewrites: list[tuple]) -> "nbformat.NotebookNode":
            + (f" ({env['device'].get('threads')} threads)" if env.get("device", {}).get("threads") else "")
            + f", Python {env.get('python', '?')}, {env.get('platform', '?')}",
            "- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items()),
-           f"- the notebook, to run it again: {{download}}`{name}.ipynb <{folder.name}/download/{name}.ipynb>` (outputs cleared: "
+           f"- the notebook, to run it again: {{download}}`{name}.ipynb <{folder.name}/{name}.ipynb>` (outputs cleared: "
            "as it ran, it is the next page, and in the run folder)"]
     extras = sorted(p.name for p in folder.glob("*.html"))
     if extras: md += ["- files it wrote for viewing, in its run folder (their figures are shown below): " + ", ".join(f"`{e}`" for e in extras)]
@@ -182,17 +182,16 @@ def _book_sources(src: Path, runs: Path, rw: list[tuple], max_runs: int) -> tupl
     for f in run_folders:
         page_dir = src / "runs" / f.name
         _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
-        _cleared_copy(page_dir / f"{_run_name(f)}.ipynb", page_dir / "download" / f"{_run_name(f)}.ipynb")
         nbformat.write(run_page(f, rw), src / "runs" / f"{f.name}.ipynb")
         run_entries.append({"file": f"runs/{f.name}", "sections": [{"file": f"runs/{f.name}/{_run_name(f)}"}]})
     return chapters, run_entries
 
-def _cleared_copy(src: Path, dst: Path):
-    "The notebook without outputs (a download to re-run: its figures embed plotly.js, 5–10 MB a notebook)."
-    nb = nbformat.read(src, as_version=4)
+def _clear_outputs(path: Path):
+    "The notebook at `path`, rewritten without outputs (a download to re-run: a run's figures embed plotly.js, 5–10 MB a notebook)."
+    nb = nbformat.read(path, as_version=4)
     for c in nb.cells:
         if c.cell_type == "code": c.outputs, c.execution_count = [], None
-    dst.parent.mkdir(parents=True, exist_ok=True); nbformat.write(nb, dst)
+    nbformat.write(nb, path)
 
 def _book_config(chapters: list[str], run_entries: list[dict], execute: bool) -> tuple[dict, dict]:
     "jupyter-book's table of contents and configuration: (toc, config)."
@@ -265,7 +264,8 @@ def build_book(out: str | Path | None = None, runs: str | Path | None = None, ex
     index, log = _jupyter_book(src, out, quiet)
     _relocate(index.parent, rw)
     slim_site(index.parent)
-    for f in (index.parent / "_sources" / "runs").rglob("*.ipynb"): _cleared_copy(f, f)   # the source download: 5–10 MB of figures each
+    for f in [*(index.parent / "_sources" / "runs").rglob("*.ipynb"), *(index.parent / "_downloads").rglob("*.ipynb")]:
+        _clear_outputs(f)           # Sphinx's copies of the run notebooks (source button, run page's download)
     (out / "build.log").write_text(relative_paths(log, rw))
     problems = check_site(index.parent)         # defined below: the local link checker
     if problems:

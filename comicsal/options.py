@@ -16,10 +16,10 @@ from .config import DEFAULTS, SPLITS
 # %% auto #0
 __all__ = ['MAX_PIXELS_DEFAULT', 'MIN_LONG_SIDE', 'MAX_LONG_SIDE', 'TIME_SLICES', 'TIME_SECONDS', 'BACKBONES', 'BASELINE_NAMES',
            'STRUCTURE_PRIOR_NAMES', 'SHIPPED', 'MODEL_NAMES', 'REFERENCE_NAMES', 'TEMPORAL_TRAIN', 'POSITIVE',
-           'POSITIVE_INT', 'FRACTION', 'NON_NEGATIVE', 'TrainConfig', 'TemporalTrainDefaults', 'Bounded', 'DEVICE',
-           'opt', 'PageOptions', 'DataFetchOptions', 'DataCheckOptions', 'DataSynthOptions', 'DataSimulateOptions',
-           'EvaluateOptions', 'TrainOptions', 'PredictOptions', 'StructureDetectOptions', 'StructureEvaluateOptions',
-           'RunOptions', 'BookOptions', 'AdaptOptions']
+           'POSITIVE_INT', 'FRACTION', 'NON_NEGATIVE', 'DEVICE_HELP', 'TrainConfig', 'TemporalTrainDefaults', 'Bounded',
+           'DEVICE', 'opt', 'PageOptions', 'DataFetchOptions', 'DataCheckOptions', 'DataSynthOptions',
+           'DataSimulateOptions', 'EvaluateOptions', 'TrainOptions', 'PredictOptions', 'StructureDetectOptions',
+           'StructureEvaluateOptions', 'RunOptions', 'BookOptions', 'AdaptOptions']
 
 # %% ../nbs/01_options.ipynb #opt05
 MAX_PIXELS_DEFAULT = 500_000_000     # width × height: a 1200 dpi A3 scan is ~280 MP (the data chapter)
@@ -85,12 +85,11 @@ TEMPORAL_TRAIN = TemporalTrainDefaults()
 # %% ../nbs/01_options.ipynb #opt12a
 @dataclass(frozen=True)
 class Bounded:
-    "An argparse `type`: a finite `kind` number with `lo` ≤ x ≤ `hi` (strict where `lo_open`/`hi_open`; None: unbounded)."
+    "An argparse `type`: a finite `kind` number with `lo` ≤ x ≤ `hi` (x > `lo` where `lo_open`; None: unbounded)."
     kind: type = float
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
-    hi_open: bool = False
 
     @property
     def what(self) -> str: return "a whole number" if self.kind is int else "a number"
@@ -98,19 +97,20 @@ class Bounded:
     def __str__(self) -> str:
         what = self.what
         lo = None if self.lo is None else f"{'>' if self.lo_open else '≥'} {self.lo:g}"
-        hi = None if self.hi is None else f"{'<' if self.hi_open else '≤'} {self.hi:g}"
+        hi = None if self.hi is None else f"≤ {self.hi:g}"
         return f"{what} {lo} and {hi}" if lo and hi else f"{what} {lo or hi}" if lo or hi else what
 
     def __call__(self, text: str):
         try: x = self.kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {self.what}") from None
         ok = math.isfinite(x) and (self.lo is None or (x > self.lo if self.lo_open else x >= self.lo)) \
-            and (self.hi is None or (x < self.hi if self.hi_open else x <= self.hi))
+            and (self.hi is None or x <= self.hi)
         if not ok: raise argparse.ArgumentTypeError(f"{text} is out of range: {self}")
         return x
 
 POSITIVE, POSITIVE_INT, FRACTION = Bounded(float, 0, lo_open=True), Bounded(int, 1), Bounded(float, 0, 1)
 NON_NEGATIVE = Bounded(float, 0)
+DEVICE_HELP = "cpu, cuda, cuda:1 … (default: CUDA if available)"
 
 def DEVICE(text: str) -> str:
     "An argparse `type` for `--device`: cpu, cuda, cuda:N or mps."
@@ -229,7 +229,7 @@ class TrainOptions(PageOptions):
     amp: bool = opt(_T.amp, "fine-tune in float32 on CUDA too")
     cache_dir: str | None = opt(_T.cache_dir, "folder of the disk cache (default results/cache/features; under several "
                                 "nodes a folder every node sees)")
-    device: str | None = opt(None, "cpu, cuda, cuda:1 … (default: CUDA if available)", type=DEVICE)
+    device: str | None = opt(None, DEVICE_HELP, type=DEVICE)
     init: str | None = opt(None, "start the readout from this checkpoint (or shipped model name)")
     temporal: int | None = opt(None, "train a K-time-slice readout on the static model `base` from the scanpaths of "
                                "`data` (the temporal chapter) instead of a static model", metavar="K", type=POSITIVE_INT)
@@ -259,7 +259,7 @@ class PredictOptions(PageOptions):
     temporal: int | None = opt(None, "also write K time-slice maps, OUT/t0 … OUT/t{K-1} (`model=\"comicsal\"` ships "
                                f"K = {TIME_SLICES}; or a checkpoint of `comicsal train --temporal K`)", metavar="K", type=POSITIVE_INT)
     force: bool = False
-    device: str | None = opt(None, "cpu, cuda, cuda:1 … (default: CUDA if available)", type=DEVICE)
+    device: str | None = opt(None, DEVICE_HELP, type=DEVICE)
     no_progress: bool = False
 
 # %% ../nbs/01_options.ipynb #opt18
