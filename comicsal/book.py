@@ -91,10 +91,14 @@ def rerun_command(folder: Path, rewrites: list[tuple] | None = None) -> str:
     return " ".join(args)
 
 def _record(folder: Path, name: str) -> dict:
-    "One of a run folder's records (params.yaml, environment.json, metrics.json) as a dict; {} when absent."
+    "One of a run folder's records (params.yaml, environment.json, metrics.json) as a dict; {} when absent, an error naming it when unreadable."
     f = folder / name
     if not f.exists(): return {}
-    return (yaml.safe_load(f.read_text()) if f.suffix == ".yaml" else json.loads(f.read_text())) or {}
+    try: d = yaml.safe_load(f.read_text()) if f.suffix == ".yaml" else json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as e:
+        raise ComicsalError(f"{f} cannot be read ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
+    if d is not None and not isinstance(d, dict): raise ComicsalError(f"{f} holds a {type(d).__name__}, not a record of names and values")
+    return d or {}
 
 # %% ../nbs/23_book.ipynb #book0004
 def _figure_outputs(nb) -> list[dict]:
@@ -181,8 +185,15 @@ def _book_sources(src: Path, runs: Path, rw: list[tuple], max_runs: int) -> tupl
     run_entries = []
     for f in run_folders:
         page_dir = src / "runs" / f.name
-        _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
-        nbformat.write(run_page(f, rw), src / "runs" / f"{f.name}.ipynb")
+        try:
+            page = run_page(f, rw)
+            _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
+        except Exception as e:      # any unreadable record or notebook: that run is left out, named, and the book builds
+            shutil.rmtree(page_dir, ignore_errors=True)
+            warnings.warn(f"run folder {f} is left out of the book: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}",
+                          ComicsalWarning, stacklevel=2)
+            continue
+        nbformat.write(page, src / "runs" / f"{f.name}.ipynb")
         run_entries.append({"file": f"runs/{f.name}", "sections": [{"file": f"runs/{f.name}/{_run_name(f)}"}]})
     return chapters, run_entries
 

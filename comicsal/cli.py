@@ -158,7 +158,7 @@ def _predict(a) -> int:
     zip_path = Path(str(a.out).rstrip("/") + ".zip") if a.zip else None
     paths = predict(model, a.images, a.out, split=a.split, like=a.like, zip_path=zip_path, force=a.force,
                     device=rank_device(a.device), progress=not a.no_progress, batch_size=a.batch_size,
-                    resume=a.resume, dpi=a.dpi, temporal=a.temporal)
+                    resume=a.resume, dpi=a.dpi, temporal=a.temporal, direction=a.direction)
     if dist_info().main: print(f"wrote {len(paths)} maps to {a.out}" + (f" and {zip_path}" if zip_path else ""))
     return 0
 

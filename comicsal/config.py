@@ -15,7 +15,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SPLITS', 'MAP_SPLITS', 'STYLES', 'SERIES', 'DEFAULTS', 'ComicsalError', 'ComicsalWarning',
            'project_root', 'data_dir', 'results_dir', 'Defaults', 'seed_everything', 'get_device', 'ensure_writable',
-           'refuse_overlap']
+           'refuse_overlap', 'is_text_name', 'shown_name']
 
 # %% ../nbs/00_config.ipynb #70cf7041
 class ComicsalError(Exception):
@@ -118,3 +118,15 @@ def refuse_overlap(out: Path, inputs: list[Path], what: str = "output folder") -
         if _inside(o, r) or _inside(r, o):
             raise ComicsalError(f"{what} {out} overlaps the input {i}: outputs never go into (or around) the "
                                 "pages they are made from, with or without `force`; choose a folder outside it.")
+
+# %% ../nbs/00_config.ipynb #utf8name2
+def is_text_name(name: str) -> bool:
+    "Whether a file name decoded by the OS is valid UTF-8 text (no lone surrogates standing for undecodable bytes)."
+    try: name.encode("utf-8")
+    except UnicodeEncodeError: return False
+    return True
+
+def shown_name(name: str) -> str:
+    "A name as it can be printed anywhere: undecodable bytes as \\x escapes, control characters (a newline) as \\n, \\x01…"
+    t = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in t)

@@ -17,19 +17,48 @@ from .data import Page, load_map, open_lazy
 from .options import TIME_SECONDS, TIME_SLICES
 
 # %% auto #0
-__all__ = ['load_fixations', 'page_fixations', 'fixation_density', 'fixation_map', 'load_scanpaths', 'time_slices', 'slice_mode',
-           'scanpath_file', 'page_time_slices']
+__all__ = ['FIXATION_FORMAT', 'load_scanpaths', 'load_fixations', 'page_fixations', 'fixation_density', 'fixation_map',
+           'time_slices', 'slice_mode', 'scanpath_file', 'page_time_slices', 'first_fixations']
 
 # %% ../nbs/03_fixations.ipynb #4cff6c67
-def load_fixations(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
-    "((N, 2) array of x, y pixel coordinates of all observers' fixations, (H, W) of the image they refer to)."
+FIXATION_FORMAT = ("a JSON object with 'width' and 'height' (pixels) and 'per_observer_scanpath' {observer: [[x, y, "
+                   "t_start, t_end], …]} or 'per_observer' [[[x, y], …], …] (times optional, seconds)")
+
+def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+def load_scanpaths(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """Each observer's fixations in viewing order as an (n, 4) array x, y, t_start, t_end (times NaN where the file
+    has none) and the (H, W) they refer to, from a fixation file or a synthetic layout (its `fixations`). Anything
+    else is an error naming the file, what is wrong and the format."""
     path = Path(path)
     try: d = json.loads(path.read_text())
-    except (OSError, ValueError) as e: raise ComicsalError(f"{path}: cannot read fixations ({e}).") from None
-    if "per_observer" in d: pts = [f[:2] for obs in d["per_observer"] for f in obs]
-    elif "per_observer_scanpath" in d: pts = [f[:2] for rows in d["per_observer_scanpath"].values() for f in rows]
-    else: raise ComicsalError(f"{path}: neither 'per_observer' nor 'per_observer_scanpath' in the fixation file.")
-    return np.asarray(pts, np.float64).reshape(-1, 2), (int(d["height"]), int(d["width"]))
+    except (OSError, ValueError, RecursionError) as e: raise ComicsalError(f"{path}: cannot read fixations ({str(e)[:200]}).") from None
+    def bad(why): return ComicsalError(f"{path}: {why}; a fixation file is {FIXATION_FORMAT}.")
+    if not isinstance(d, dict): raise bad(f"it holds a JSON {type(d).__name__}, not an object")
+    key = next((k for k in ("per_observer_scanpath", "per_observer", "fixations") if k in d), None)
+    if key is None: raise bad("neither 'per_observer_scanpath' nor 'per_observer' is in it")
+    obs = d[key]
+    if isinstance(obs, dict): obs = list(obs.values())
+    if not isinstance(obs, list): raise bad(f"its '{key}' is a {type(obs).__name__}, not a list or an object of observers")
+    hw = tuple(d.get(k) for k in ("height", "width"))
+    for k, v in zip(("height", "width"), hw):
+        if not _number(v) or not np.isfinite(v) or v != int(v) or v <= 0: raise bad(f"'{k}' is {v!r}, not a whole number of pixels > 0")
+    paths = []
+    for i, rows in enumerate(obs, 1):
+        if not isinstance(rows, list): raise bad(f"observer {i}'s fixations are a {type(rows).__name__}, not a list")
+        a = np.full((len(rows), 4), np.nan)
+        for r, f in enumerate(rows, 1):
+            if not (isinstance(f, list) and len(f) >= 2 and all(v is None or _number(v) for v in f[:4])):
+                raise bad(f"observer {i}'s fixation {r} is {f!r:.60}, not [x, y] or [x, y, t_start, t_end] in numbers")
+            a[r - 1, :min(4, len(f))] = [np.nan if v is None else v for v in f[:4]]
+        if not np.isfinite(a[:, :2]).all(): raise bad(f"observer {i} has a fixation whose x or y is not a finite number")
+        paths.append(a)
+    return paths, (int(hw[0]), int(hw[1]))
+
+def load_fixations(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
+    "((N, 2) array of x, y pixel coordinates of all observers' fixations, (H, W) of the image they refer to)."
+    paths, hw = load_scanpaths(path)
+    return np.concatenate([p[:, :2] for p in paths] + [np.zeros((0, 2))]), hw
 
 def page_fixations(page: Page, shape: tuple[int, int]) -> np.ndarray | None:
     "The page's fixations as (x, y) on a grid of `shape` (from JSON, else the fixation map); None without either."
@@ -71,22 +100,6 @@ def fixation_map(page: Page, sigma_px: float, shape: tuple[int, int] | None = No
     return None if pts is None else fixation_density(pts, hw, sigma_px, shape or hw)
 
 # %% ../nbs/03_fixations.ipynb #d6314971
-def load_scanpaths(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """Each observer's scanpath in viewing order as an (n, 4) array x, y, t_start, t_end (times NaN where the file
-    has none), and the (H, W) the coordinates refer to. Reads fixation files and synthetic layouts."""
-    path = Path(path)
-    try: d = json.loads(path.read_text())
-    except (OSError, ValueError) as e: raise ComicsalError(f"{path}: cannot read scanpaths ({e}).") from None
-    def rows(obs):
-        a = np.full((len(obs), 4), np.nan)
-        for i, f in enumerate(obs): a[i, :min(4, len(f))] = f[:4]
-        return a
-    if "per_observer_scanpath" in d: paths = [rows(v) for v in d["per_observer_scanpath"].values()]
-    elif "per_observer" in d: paths = [rows(v) for v in d["per_observer"]]
-    elif "fixations" in d and isinstance(d["fixations"], list): paths = [rows(v) for v in d["fixations"]]   # a synthetic layout
-    else: raise ComicsalError(f"{path}: no scanpaths ('per_observer_scanpath', 'per_observer' or a layout's 'fixations').")
-    return paths, (int(d["height"]), int(d["width"]))
-
 def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
                 by: str | None = None) -> list[np.ndarray]:
     """The (x, y) fixations of each of `k` slices: by 'time' (fixations starting in [j·T/k, (j+1)·T/k)) when every
@@ -94,7 +107,8 @@ def time_slices(scanpaths: list[np.ndarray], k: int = TIME_SLICES, seconds: floa
     if k < 1: raise ComicsalError(f"time slices: k must be ≥ 1, not {k}.")
     by = by or slice_mode(scanpaths)
     if by == "time" and not _timed(scanpaths):
-        raise ComicsalError("time slices by time need start times on every fixation; use by='rank'.")
+        raise ComicsalError("time slices by time need start times on every fixation, and these scanpaths have none; "
+                            "slice them by rank (by='rank', --slice-by rank).")
     out = [[] for _ in range(k)]
     for p in scanpaths:
         if not len(p): continue
@@ -124,3 +138,10 @@ def page_time_slices(page: Page, shape: tuple[int, int], k: int = TIME_SLICES, s
     if f is None: return None
     paths, hw = load_scanpaths(f)
     return [_to_grid(pts, hw, shape) for pts in time_slices(paths, k, seconds, by)]
+
+def first_fixations(page: Page, shape: tuple[int, int], n: int = 3) -> np.ndarray | None:
+    "Each observer's first `n` fixations of the page, as (x, y) on a grid of `shape`; None without scanpaths."
+    f = scanpath_file(page)
+    if f is None: return None
+    paths, hw = load_scanpaths(f)
+    return _to_grid(np.concatenate([p[:n, :2] for p in paths] + [np.zeros((0, 2))]), hw, shape)

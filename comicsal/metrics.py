@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 import comicsal
 
-from .config import MAP_SPLITS, STYLES, ComicsalError, ComicsalWarning, ensure_writable
+from .config import MAP_SPLITS, STYLES, ComicsalError, ComicsalWarning, ensure_writable, is_text_name, shown_name
 from .data import Discovery, Page, UnreadableImage, discover, files_by_stem, infer_style, load_map, open_image, read_styles
 from .fixations import page_fixations
 
@@ -386,6 +386,8 @@ def _read_gts(pages: list, reader: Callable) -> tuple[dict[str, np.ndarray], lis
     "The ground-truth maps by stem, and the pages whose map cannot be read ({stem, reason}; the others are still scored)."
     gts, failed = {}, []
     for stem, path, _style, _page in pages:
+        if not is_text_name(stem):
+            failed.append({"stem": shown_name(stem), "reason": f"{shown_name(str(path))}: its name is not UTF-8 text; rename it"}); continue
         try: gts[stem] = reader(path)
         except UnreadableImage as e: failed.append({"stem": stem, "reason": f"ground truth {e}"})
     return gts, failed

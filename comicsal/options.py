@@ -258,6 +258,8 @@ class PredictOptions(PageOptions):
     batch_size: int = opt(1, "pages per forward pass (default 1)", type=POSITIVE_INT)
     temporal: int | None = opt(None, "also write K time-slice maps, OUT/t0 … OUT/t{K-1} (`model=\"comicsal\"` ships "
                                f"K = {TIME_SLICES}; or a checkpoint of `comicsal train --temporal K`)", metavar="K", type=POSITIVE_INT)
+    direction: str = opt("ltr", "`temporal`: reading direction of the pages, ltr (default) or rtl (manga: the slices "
+                         "move right to left)", choices=["ltr", "rtl"])
     force: bool = False
     device: str | None = opt(None, DEVICE_HELP, type=DEVICE)
     no_progress: bool = False

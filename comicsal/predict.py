@@ -15,10 +15,11 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .archives import ARCHIVE_EXTS, ArchivePage, archive_pages
-from .config import IMAGE_EXTS, SPLITS, ComicsalError, ensure_writable, get_device, refuse_overlap
+from .config import IMAGE_EXTS, SPLITS, ComicsalError, ensure_writable, get_device, is_text_name, refuse_overlap, shown_name
 from .data import Discovery, UnreadableImage, discover, files_by_stem, load_page, open_lazy, pad_stack, page_size
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, shard
 from .models import SaliencyModel, density_to_uint8, log_density
+from .temporal import reading
 from .zoo import resolve_model
 
 # %% auto #0
@@ -91,6 +92,7 @@ def _pages_of(images: Path, split: str, dpi: int = 150) -> list[tuple[str, Path 
     return sorted(found.items())
 
 def _bad_name(stem: str) -> str | None:
+    if not is_text_name(stem): return "its name is not UTF-8 text (a zip or a report cannot hold it)"
     if any(ord(c) < 32 or ord(c) == 127 for c in stem): return "its name holds a control character (a newline?)"
     if "\\" in stem: return "its name holds a backslash"
     return None
@@ -170,24 +172,28 @@ def _predict_pages(model, todo: list, targets, sizes: dict, device, batch_size: 
 def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: str = "test",
             like: str | Path | None = None, zip_path: str | Path | None = None, force: bool = False,
             device=None, progress: bool = True, batch_size: int = 1, resume: bool = False, dpi: int = 150,
-            temporal: int | None = None) -> list[Path]:
+            temporal: int | None = None, direction: str = "ltr") -> list[Path]:
     """Write one 8-bit PNG per page of `images` (a dataset, a folder, or a .cbz/.zip/.pdf archive) into `out`;
     return their paths. `batch_size` > 1 runs several pages per forward pass (faster on a GPU; padding makes border
     pixels differ very slightly). `resume` keeps the maps already in `out` and predicts the other pages.
     Under torchrun each rank predicts its share of the pages (the scaling-out chapter); every rank returns all paths.
     `temporal` K also writes the K time-slice maps as `out`/t0/<stem>.png … `out`/t{K-1}/<stem>.png (the temporal chapter;
-    the model must have a K-slice temporal readout — an error with the fix otherwise).
+    the model must have a K-slice temporal readout — an error with the fix otherwise); `direction` 'rtl' gives slices
+    for pages read right to left (manga; `temporal.reading`). The static maps do not depend on the direction.
     Raises `PagesFailed` after writing every readable page when some pages could not be predicted."""
     images, out = Path(images), Path(out)
     if temporal is not None:
-        model = resolve_model(model, temporal=temporal)
+        model = reading(resolve_model(model, temporal=temporal), direction)
+    elif direction != "ltr":
+        raise ComicsalError(f"direction {direction!r}: only time slices depend on the reading direction; add "
+                            "`temporal` K or leave the direction out.")
     targets = lambda s: [out / f"{s}.png"] + [out / f"t{j}" / f"{s}.png" for j in range(temporal or 0)]
     pages = _pages_of(images, split, dpi)
     sizes = _check_places(images, out, pages, like, zip_path, force, resume)
     info = dist_info()
     written, failed = [], {}
     for stem, path in pages:
-        if (why := _bad_name(stem)): failed[stem] = f"{str(path)!r}: {why}; rename it"
+        if (why := _bad_name(stem)): failed[stem] = f"'{shown_name(str(path))}': {why}; rename it"
     done = {s for s, _ in pages if s not in failed and resume and all(t.is_file() for t in targets(s))}   # a set: archives are long
     written += [t for s, _ in pages if s in done for t in targets(s)]
     todo = shard([(s, p) for s, p in pages if s not in failed and s not in done], info)
@@ -202,7 +208,7 @@ def predict(model: SaliencyModel, images: str | Path, out: str | Path, split: st
     if zip_path is not None and info.main: _write_zip(Path(zip_path), out, written, failed)
     barrier()
     if failed:
-        raise PagesFailed(f"{len(failed)} of {len(pages)} page(s) could not be predicted (the other {len(written)} "
-                          f"maps are in {out}" + (f" and {zip_path}" if zip_path is not None else "") + "):\n  "
+        raise PagesFailed(f"{len(failed)} of {len(pages)} page(s) could not be predicted (the maps of the other "
+                          f"{len(pages) - len(failed)} are in {out}" + (f" and {zip_path}" if zip_path is not None else "") + "):\n  "
                           + "\n  ".join(failed[s] for s in sorted(failed)), written, failed)
     return written

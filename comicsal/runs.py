@@ -140,9 +140,11 @@ def run_pipeline(name: str, params: dict | None = None, root: str | Path | None 
     try:
         pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel, cwd=str(project_root()),
                             progress_bar=progress, log_output=True, report_mode=False,
-                            # the kernel's own start-up chatter ("running over TCP without encryption": a local
-                            # kernel on 127.0.0.1) is not for the user's terminal; its errors still are
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                            # the kernel's own log is not for the user's terminal: its start-up chatter ("running over
+                            # TCP without encryption": a local kernel on 127.0.0.1), and on Ctrl-C a zmq traceback from
+                            # its last reply on a socket the shutdown has closed. Errors in the pipeline's cells reach
+                            # the user through papermill (below), the kernel's own crash through its stderr.
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except pm.PapermillExecutionError as e:
         msg = (f"run {name} failed in cell {e.exec_count if e.exec_count is not None else e.cell_index} "
                f"({e.ename}: {e.evalue}); the partial notebook is {nb_out}")

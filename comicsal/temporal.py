@@ -23,7 +23,7 @@ import comicsal
 
 from .config import ComicsalError
 from .data import Page, discover, files_by_stem, load_image, load_map, load_page
-from .fixations import load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
+from .fixations import first_fixations, load_scanpaths, page_fixations, page_time_slices, scanpath_file, slice_mode
 from .metrics import Report, auc_judd, centre_bias, fixation_mask, info_gain, nss
 from .models import SaliencyModel, build_model, gaussian_blur, grid_mask_windows, log_density, register_model, resize_mask
 from .options import TIME_SECONDS, TIME_SLICES
@@ -31,9 +31,10 @@ from .readout import ComicsalModel, LayerNorm2d, window_maps
 from .structure import detect_panels, scale_boxes
 
 # %% auto #0
-__all__ = ['TEMPORAL_METRICS', 'TemporalHead', 'TemporalModel', 'slice_counts', 'slice_nll', 'slice_label', 'slice_folders',
-           'TemporalResult', 'evaluate_temporal', 'mixture_vs_static', 'first_visit_times', 'panel_times',
-           'observed_first_visits', 'evaluate_panel_order']
+__all__ = ['TEMPORAL_METRICS', 'TRUST_GRID', 'FIRST_FIXATIONS', 'TemporalHead', 'check_trust', 'TemporalModel', 'toward_static',
+           'slice_counts', 'slice_nll', 'slice_label', 'slice_folders', 'TemporalResult', 'evaluate_temporal',
+           'mixture_vs_static', 'trust_curves', 'trust_gains', 'choose_trust', 'trust_loso', 'RightToLeft', 'reading',
+           'first_visit_times', 'panel_times', 'observed_first_visits', 'evaluate_panel_order']
 
 # %% ../nbs/16_temporal.ipynb #f05bbd9a
 class TemporalHead(nn.Module):
@@ -77,12 +78,21 @@ class TemporalHead(nn.Module):
         return gain[:, :, None, None] * static[:, None] + r + cb
 
 # %% ../nbs/16_temporal.ipynb #7db4346f
+def check_trust(trust, k: int) -> list[float] | None:
+    "`trust` as K floats in [0, 1] (each slice's weight against the static map, below), or None; an error otherwise."
+    if trust is None: return None
+    try: t = [float(v) for v in trust]
+    except (TypeError, ValueError): t = []
+    if len(t) != k or not all(0 <= v <= 1 for v in t):
+        raise ComicsalError(f"trust: one weight in [0, 1] per time slice ({k}), not {trust!r}.")
+    return t
+
 class TemporalModel(SaliencyModel):
     "A static comicsal model (frozen) + `TemporalHead`: the static map (the model contract) and K slice maps."
     name = "comicsal-temporal"
     batchable = True
     def __init__(self, base: ComicsalModel | dict, k: int = TIME_SLICES, seconds: float = TIME_SECONDS,
-                 hidden: int = 8, pretrained: bool = True):
+                 hidden: int = 8, pretrained: bool = True, trust: list[float] | None = None):
         super().__init__()
         self.base = build_model(base, pretrained) if isinstance(base, dict) else base
         if getattr(self.base, "name", None) != ComicsalModel.name:   # by kind, not class: a chapter re-run registers its own class
@@ -92,9 +102,11 @@ class TemporalModel(SaliencyModel):
         self.long_side = self.base.long_side
         self.temporal = TemporalHead(self.base.head.readout[0].ln.normalized_shape[0], self.k, self.hidden)
         for p in self.base.parameters(): p.requires_grad_(False)
+        self.trust = check_trust(trust, self.k)
 
     def config(self) -> dict:
-        return {"kind": self.name, "base": self.base.config(), "k": self.k, "seconds": self.seconds, "hidden": self.hidden}
+        return {"kind": self.name, "base": self.base.config(), "k": self.k, "seconds": self.seconds, "hidden": self.hidden,
+                **({"trust": self.trust} if self.trust is not None else {})}
 
     def frozen_prefixes(self): return tuple("base." + p for p in self.base.frozen_prefixes())
 
@@ -105,18 +117,28 @@ class TemporalModel(SaliencyModel):
         return static, self.temporal(feats, static, m, windows)
 
 register_model("comicsal-temporal", lambda cfg, pretrained: TemporalModel(cfg["base"], cfg.get("k", TIME_SLICES),
-                                                                          cfg.get("seconds", TIME_SECONDS), cfg.get("hidden", 8), pretrained))
+                                                                          cfg.get("seconds", TIME_SECONDS), cfg.get("hidden", 8), pretrained,
+                                                                          cfg.get("trust")))
 
 # %% ../nbs/16_temporal.ipynb #tp_tm3
+def toward_static(lp: torch.Tensor, trust: list[float] | None) -> torch.Tensor:
+    "(B, 1 + K, H, W) log-densities with slice k replaced by log(λₖ pₖ + (1 − λₖ) p_static), λ = `trust` (None: as they are)."
+    if trust is None: return lp
+    w = torch.tensor(trust, dtype=lp.dtype, device=lp.device)[None, :, None, None]
+    return torch.cat([lp[:, :1], torch.logaddexp(w.log() + lp[:, 1:], (1 - w).log() + lp[:, :1])], 1)
+
 @patch
-def static_and_slices(self: TemporalModel, images, mask=None, out_size: tuple[int, int] | None = None) -> torch.Tensor:
-    "Log-densities (B, 1 + K, H, W) at `out_size` (default: the input's): the static map, then the K slices."
+def static_and_slices(self: TemporalModel, images, mask=None, out_size: tuple[int, int] | None = None,
+                      trusted: bool = True) -> torch.Tensor:
+    """Log-densities (B, 1 + K, H, W) at `out_size` (default: the input's): the static map, then the K slices — mixed
+    with the static map by the model's `trust` unless not `trusted` (the section on trust, below)."""
     static, sl = self.logits_from_features(self.base.features(images), mask)
     size = tuple(out_size or images.shape[-2:])
     z = F.interpolate(torch.cat([static[:, None], sl], 1), size=size, mode="bilinear", align_corners=False)
     B, n = z.shape[:2]
     m = resize_mask(mask, size).repeat_interleave(n, 0) if mask is not None else None
-    return log_density(z.reshape(B * n, *size), m).reshape(B, n, *size)
+    lp = log_density(z.reshape(B * n, *size), m).reshape(B, n, *size)
+    return toward_static(lp, self.trust) if trusted else lp
 
 @patch
 def forward(self: TemporalModel, images, mask=None, out_size=None): return self.static_and_slices(images, mask, out_size)[:, 0]
@@ -271,6 +293,82 @@ def mixture_vs_static(model: TemporalModel, pages: list[Page]) -> dict:
                      for k, f in (("NSS", nss), ("AUC-Judd", auc_judd), ("IG", partial(info_gain, baseline=b)))})
     if not rows: raise ComicsalError("none of these pages has recorded fixations (a fixations/ folder) to score the mixture on.")
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+# %% ../nbs/16_temporal.ipynb #trust002
+TRUST_GRID = tuple(float(v) for v in np.round(np.linspace(0, 1, 11), 2))
+FIRST_FIXATIONS = 3           # the first slice is also scored on each observer's first three fixations
+
+def trust_curves(model: TemporalModel, pages: list[Page], grid=TRUST_GRID, progress: bool = True) -> dict:
+    """Over `pages` with scanpaths and a map: mean (NSS, IG) of the static map (`static`, K + 1 rows) and of each
+    slice mixed with it at every trust in `grid` (`mixed`: grid × (K + 1) × 2), against each slice's fixations —
+    row K: the first slice against each observer's first `FIRST_FIXATIONS` fixations. IG in bits over the centre Gaussian."""
+    rows = []
+    model.eval()
+    for p in tqdm(pages, desc="trust", unit="page", disable=not progress, leave=False):
+        if p.map is None or scanpath_file(p) is None: continue
+        shape = load_map(p.map).shape; base = centre_bias(shape)
+        x, _ = load_page(p.image, model.long_side)
+        with torch.no_grad(): z = model.static_and_slices(x[None], out_size=shape, trusted=False)[0].double().exp().numpy()
+        fix = [fixation_mask(f, shape) for f in page_time_slices(p, shape, model.k, model.seconds)]
+        fix.append(fixation_mask(first_fixations(p, shape, FIRST_FIXATIONS), shape))
+        score = lambda a, m, b=base: (nss(a, m), info_gain(a, m, b))
+        r = np.empty((len(grid) + 1, model.k + 1, 2))
+        r[0] = [score(z[0], m) for m in fix]
+        for i, lam in enumerate(grid):
+            mixed = lam * z[1:] + (1 - lam) * z[:1]
+            r[i + 1] = [score(mixed[j], fix[j]) for j in range(model.k)] + [score(mixed[0], fix[-1])]
+        rows.append(r)
+    if not rows: raise ComicsalError("none of these pages has scanpaths and a map to choose the slices' trust on.")
+    a = np.nanmean(np.array(rows), 0)          # a slice without fixations on a page is NaN there
+    return {"pages": len(rows), "grid": list(grid), "static": a[0].tolist(), "mixed": a[1:].tolist()}
+
+def trust_gains(curves: dict) -> np.ndarray:
+    "(grid, K + 1, 2) gains in (NSS, IG) of the mixed slices over the static map, from `trust_curves`."
+    return np.array(curves["mixed"]) - np.array(curves["static"])[None]
+
+def choose_trust(curves: dict[str, dict]) -> list[float]:
+    """Per slice, from {set: `trust_curves`}: the trust with the best worst-set IG gain among those where no set
+    loses in NSS or IG (the first slice: on its own fixations and on the first fixations); ties go to less trust."""
+    gains = np.stack([trust_gains(c) for c in curves.values()])          # sets × grid × (K + 1) × 2
+    grid, K = next(iter(curves.values()))["grid"], gains.shape[2] - 1
+    out = []
+    for j in range(K):
+        g = gains[:, :, [j, K] if j == 0 else [j]]
+        score = np.where((g >= -1e-6).all((0, 2, 3)), g[:, :, 0, 1].min(0), -np.inf)
+        out.append(float(grid[int(np.argmax(score >= score.max() - 1e-6))]))      # the first λ within rounding of the best
+    return out
+
+def trust_loso(curves: dict[str, dict]) -> dict:
+    """Leave one set out: per set of {set: `trust_curves`}, the trust chosen on the others and the (NSS, IG) gains it
+    gets there — per slice (`slices`) and for the first slice on the first fixations (`first`)."""
+    if len(curves) < 2: raise ComicsalError("leaving one set out needs at least two sets.")
+    out = {}
+    for held, c in curves.items():
+        t = choose_trust({n: v for n, v in curves.items() if n != held})
+        g = trust_gains(c); at = [c["grid"].index(v) for v in t]
+        out[held] = {"trust": t, "slices": [g[at[j], j].tolist() for j in range(len(t))], "first": g[at[0], -1].tolist()}
+    return out
+
+# %% ../nbs/16_temporal.ipynb #trust006
+class RightToLeft(nn.Module):
+    """A `TemporalModel` for pages read right to left: its static map, and the slices of the mirrored page mirrored
+    back, mixed with that static map by the model's trust. Runs page by page (two passes each)."""
+    batchable = False
+    def __init__(self, model: TemporalModel):
+        super().__init__()
+        self.model, self.name, self.k, self.long_side = model, model.name, model.k, model.long_side
+
+    def forward(self, images, mask=None, out_size=None): return self.model(images, mask, out_size)
+
+    def static_and_slices(self, images, mask=None, out_size=None) -> torch.Tensor:
+        lp = self.model.static_and_slices(images, mask, out_size, trusted=False)
+        fl = self.model.static_and_slices(images.flip(-1), None if mask is None else mask.flip(-1), out_size, trusted=False)
+        return toward_static(torch.cat([lp[:, :1], fl[:, 1:].flip(-1)], 1), self.model.trust)
+
+def reading(model: TemporalModel, direction: str = "ltr"):
+    "`model` for pages read in `direction` ('ltr' as it is; 'rtl': `RightToLeft`)."
+    if direction not in ("ltr", "rtl"): raise ComicsalError(f"reading direction is 'ltr' or 'rtl', not {direction!r}.")
+    return RightToLeft(model) if direction == "rtl" else model
 
 # %% ../nbs/16_temporal.ipynb #5fad3a1a
 def first_visit_times(slices: np.ndarray, boxes, q: float = 0.25, seconds: float | None = None) -> np.ndarray:

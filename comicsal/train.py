@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 
 import comicsal
 
-from .config import ComicsalError, ensure_writable, get_device, results_dir, seed_everything
+from .config import ComicsalError, ComicsalWarning, ensure_writable, get_device, results_dir, seed_everything
 from .data import Discovery, Page, UnreadableImage, discover, grid_target, load_image, load_map, load_page, pad_stack, resize_long_side, resize_tensor
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, rank_device, shard
 from .fixations import scanpath_file
@@ -318,7 +319,10 @@ def _open_run(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> tuple[T
 def _caches(model: ComicsalModel, cfg: TrainConfig, sets: TrainingSets, n_ft: int, device, progress: bool):
     "(train cache, val cache or None, the training pages' weights): pages decoded when fine-tuning, else backbone features."
     info = dist_info()
-    cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features") if cfg.cache == "disk" else None
+    cache_dir = Path(cfg.cache_dir or results_dir() / "cache" / "features") if cfg.cache == "disk" or info.active else None
+    if info.active and cfg.cache != "disk" and not n_ft and info.main:      # the ranks can only share features on disk
+        warnings.warn(f"under torchrun the ranks share the feature cache on disk: caching in {cache_dir} (`--cache disk`; "
+                      "`--cache-dir` chooses the folder, one every rank sees).", ComicsalWarning, stacklevel=2)
     train_pages, train_w = sets.pages("train"); val_pages, _ = sets.pages("val")
     if n_ft:      # end to end: the backbone changes, so pages are cached decoded, not as features
         tr = ImageCache(model, train_pages, progress and info.main, "pages (train)")

@@ -42,12 +42,12 @@ def test_resumed_sharded_predict_skips_done_pages(pages, tmp_path):
 
 
 def test_two_rank_training_matches_one_process_and_beats_centre(pages, tmp_path):
-    args = ["train", "--data", pages, "--long-side", "256", "--epochs", "6", "--batch-size", "4", "--cache", "disk",
-            "--cache-dir", tmp_path / "cache"]
-    one = _run(args + ["--out", tmp_path / "one"], tmp_path)
+    args = ["train", "--data", pages, "--long-side", "256", "--epochs", "6", "--batch-size", "4", "--cache-dir", tmp_path / "cache"]
+    one = _run(args + ["--cache", "disk", "--out", tmp_path / "one"], tmp_path)
     assert one.returncode == 0, one.stderr
-    two = _run(args + ["--out", tmp_path / "two"], tmp_path, ranks=2)
+    two = _run(args + ["--out", tmp_path / "two"], tmp_path, ranks=2)      # no --cache disk: torchrun chooses it, and says so
     assert two.returncode == 0, two.stderr + two.stdout
+    assert two.stderr.count("share the feature cache on disk") == 1, two.stderr
     h1 = np.genfromtxt(tmp_path / "one" / "history.csv", delimiter=",", names=True)
     h2 = np.genfromtxt(tmp_path / "two" / "history.csv", delimiter=",", names=True)
     assert len(h1) == len(h2) and np.allclose(h1["train_loss"], h2["train_loss"], rtol=1e-4)

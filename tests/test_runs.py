@@ -1,9 +1,17 @@
 """comicsal.runs: papermill pipelines into run folders, reproducible, failures kept and named, names kept inside results/."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 from commands import cli, no_traceback
+from nbformat.v4 import new_code_cell, new_notebook
 
 from comicsal.config import ComicsalError
 from comicsal.runs import RunFailed, _new_run_folder, run_pipeline
@@ -129,3 +137,25 @@ def test_run_parameters_are_type_checked_before_the_run(tmp_path, monkeypatch):
     status, _, err = cli("run", "adapt", "-p", "seed", "abc")
     assert status == 1 and "parameter seed takes a whole number" in err; no_traceback(err)
     assert not (tmp_path / "results").exists()                       # no run folder was made
+
+
+def test_ctrl_c_on_a_run_prints_no_traceback(tmp_path):
+    "Ctrl-C while a pipeline's cell runs: one line, exit 130, the run marked FAILED — no traceback from the kernel."
+    (tmp_path / "settings.ini").write_text("[DEFAULT]\nlib_name = comicsal\n")       # a project of its own
+    (tmp_path / "nbs" / "pipelines").mkdir(parents=True)
+    nb = new_notebook(cells=[new_code_cell("seconds = 300\nout_dir = ''", metadata={"tags": ["parameters"]}),
+                             new_code_cell("import pathlib, time\npathlib.Path(out_dir, 'started').touch()\ntime.sleep(seconds)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "nbs" / "pipelines" / "sleep.ipynb")
+    p = subprocess.Popen([Path(sys.executable).parent / "comicsal", "run", "sleep", "--no-progress"], cwd=tmp_path, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         env={**os.environ, "COMICSAL_RESULTS": str(tmp_path / "results")})
+    t = time.monotonic()
+    while not list((tmp_path / "results" / "runs").glob("*/started")) and time.monotonic() - t < 180 and p.poll() is None:
+        time.sleep(0.5)
+    os.killpg(p.pid, signal.SIGINT)                   # what the terminal sends on Ctrl-C
+    _, err = p.communicate(timeout=180)
+    assert p.returncode == 130 and "interrupted" in err, err
+    assert "Traceback" not in err and "zmq" not in err, err
+    folder = next((tmp_path / "results" / "runs").iterdir())
+    assert (folder / "FAILED").read_text().startswith("interrupted") and not (folder / "RUNNING").exists()
