@@ -417,7 +417,7 @@ def evaluate_panel_order(model: TemporalModel, data: str | Path, split: str = "v
         boxes = detect_panels(img, direction)                       # in geometric reading order
         if len(boxes) < 2: continue
         x, _ = load_page(p.image, model.long_side)
-        with torch.no_grad(): sl = model.slices(x[None])[0].exp().numpy()
+        with torch.no_grad(): sl = model.static_and_slices(x[None], trusted=False)[0, 1:].exp().numpy()   # as trained (below)
         pred = panel_times(sl, boxes, page_hw, q)
         paths, layout_hw = load_scanpaths(scanpath_file(p))
         obs = observed_first_visits(paths, scale_boxes(boxes, page_hw, layout_hw))

@@ -100,20 +100,27 @@ def test_train_temporal_cli_then_predict_with_its_checkpoint(sample, tmp_path):
     assert rc != 0 and "pass --temporal 2" in se, se
 
 
-@pytest.mark.skipif(not MIT.is_dir(), reason="MIT1003 eye tracking is not here (../shared/data/attention); CI has it")
-def test_shipped_slices_beat_the_static_map_on_mit1003_fold0(tmp_path):
-    "The issue's claim, re-measured: on fold 0 (never trained on) the first slice predicts the first second's "
-    "fixations better (NSS) than the static map does, and the last slice the last second's."
+SETS = {"mit1003_fold0": (MIT, "val"), "fiwi": (ROOT.parent / "shared" / "data" / "attention" / "fiwi", ("train", "val"))}
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_shipped_slices_never_lose_to_the_static_map(tmp_path, name):
+    "Issue 25, re-measured from the shipped weights: on each held-out set with ordered fixations (MIT1003 fold 0 by "
+    "time, FiWI by rank; neither trained on) every slice scores at least the static map on its own fixations, in NSS "
+    "and IG, as `predict --temporal` writes them — and the card's numbers are these numbers."
     from comicsal.predict import predict
     from comicsal.temporal import evaluate_temporal
     from comicsal.zoo import resolve_model
+    root, split = SETS[name]
+    if not root.is_dir(): pytest.skip(f"{root} is not here (../shared/data/attention); CI has it")
     model = resolve_model("comicsal", temporal=3)
-    predict(model, MIT, tmp_path / "p", split="val", temporal=3, progress=False)
-    s = evaluate_temporal(tmp_path / "p", MIT, "val", progress=False).summary()
-    assert s["by"] == "time" and s["n"] >= 90
-    first, last = s["slices"][0], s["slices"][-1]
-    assert first["means"]["NSS"] > first["static"]["NSS"], first
-    assert last["means"]["NSS"] > last["static"]["NSS"], last
-    card = json.loads((ROOT / "comicsal" / "weights" / "comicsal-default-t3.json").read_text())["mit1003_fold0"]
-    for j in (0, 2):   # the card's numbers are these numbers
+    assert model.trust is not None
+    if isinstance(split, tuple): predict(model, root / "images", tmp_path / "p", temporal=3, progress=False)
+    else: predict(model, root, tmp_path / "p", split=split, temporal=3, progress=False)
+    s = evaluate_temporal(tmp_path / "p", root, split, progress=False).summary()
+    assert s["n"] >= 50
+    for sl in s["slices"]:
+        for m in ("NSS", "IG"): assert sl["means"][m] >= sl["static"][m], (sl["label"], m, sl["means"], sl["static"])
+    card = json.loads((ROOT / "comicsal" / "weights" / "comicsal-default-t3.json").read_text())[name]
+    for j in range(3):
         assert abs(card["slices"][j]["means"]["NSS"] - s["slices"][j]["means"]["NSS"]) < 1e-3
