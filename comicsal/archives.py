@@ -16,6 +16,7 @@ import stat
 import tarfile
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,19 +24,20 @@ from pathlib import Path
 
 import numpy as np
 from fastcore.basics import patch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import IMAGE_EXTS, ComicsalError, ensure_writable
-from .data import CheckReport, UnreadableImage, _is_image, _refuse_too_big, check_dataset, load_map, pil_limit_lifted
+from .config import IMAGE_EXTS, ComicsalError, ComicsalWarning, ensure_writable
+from .data import CheckReport, UnreadableImage, _is_image, _refuse_too_big, check_dataset, load_map, max_pixels, pil_limit_lifted
 
 # %% auto #0
-__all__ = ['ARCHIVE_EXTS', 'MAX_MEMBER_BYTES', 'MAX_ARCHIVE_BYTES', 'BYTES_PER_PIXEL', 'AI4VA_GDRIVE_ID', 'AI4VA_URL',
-           'MIT1003_URLS', 'open_zip', 'natural_key', 'archive_folder', 'ArchivePage', 'archive_pages',
+__all__ = ['ARCHIVE_EXTS', 'NESTED_EXTS', 'MAX_MEMBER_BYTES', 'MAX_ARCHIVE_BYTES', 'BYTES_PER_PIXEL', 'AI4VA_GDRIVE_ID',
+           'AI4VA_URL', 'MIT1003_URLS', 'open_zip', 'natural_key', 'archive_folder', 'ArchivePage', 'archive_pages',
            'normalise_layout', 'require_connection', 'download_gdrive', 'fetch_ai4va', 'fetch_mit1003']
 
 # %% ../nbs/04_archives.ipynb #1e9fcbcc
 ARCHIVE_EXTS = (".cbz", ".zip", ".pdf")
+NESTED_EXTS = ARCHIVE_EXTS + (".cbr", ".rar", ".cb7", ".7z", ".tar", ".gz")   # archives inside an archive: named, not read
 MAX_MEMBER_BYTES = 1 << 30      # one page over 1 GiB uncompressed is refused (a zip bomb, not a scan)
 MAX_ARCHIVE_BYTES = 32 << 30    # an archive whose pages hold more than 32 GiB uncompressed is refused before any is read
 BYTES_PER_PIXEL = 8             # a page's file never needs more than W×H×8 bytes (+1 MiB): more is padding, not picture
@@ -82,8 +84,14 @@ class ArchivePage:
     def __str__(self) -> str: return f"{self.archive}[{self.member}]"
 
     def _pdf_size(self, page) -> tuple[int, int]:
+        "The page's (W, H) at `dpi`; over `--max-pixels` refused, with the resolution that would fit."
         w, h = page.get_size()
-        return max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
+        W, H = max(1, round(w * self.dpi / 72)), max(1, round(h * self.dpi / 72))
+        try: _refuse_too_big(self, W, H)
+        except UnreadableImage as e:
+            fits = int(self.dpi * (max_pixels() / (W * H)) ** 0.5)
+            raise UnreadableImage(f"{e} Or render the PDF at a lower resolution: `dpi` {fits} fits.") from None
+        return W, H
 
 # %% ../nbs/04_archives.ipynb #a0c1e007
 @patch(as_prop=True)
@@ -93,12 +101,15 @@ def size(self: ArchivePage) -> tuple[int, int]:
     if self.is_pdf:
         import pypdfium2 as pdfium  # optional at run time: only PDF archives need it
         doc = pdfium.PdfDocument(str(self.archive))
-        try: W, H = self._pdf_size(doc[self.index])
+        try: return self._pdf_size(doc[self.index])
         finally: doc.close()
     else:
         try:
             with open_zip(self.archive).open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
                 W, H = im.size
+        except UnidentifiedImageError:      # its message names a file object, not the page
+            raise UnreadableImage(f"{self}: cannot read this page (not an image PIL knows, or a damaged one); re-export "
+                                  "the archive or remove the page.") from None
         except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
             raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
                                   "or remove the page.") from None
@@ -115,7 +126,6 @@ def open_lazy(self: ArchivePage) -> Image.Image:
             doc = pdfium.PdfDocument(str(self.archive))
             try:
                 page = doc[self.index]; W, H = self._pdf_size(page)
-                _refuse_too_big(self, W, H)
                 im = page.render(scale=self.dpi / 72).to_pil().convert("RGB")
             finally: doc.close()
             return im if im.size == (W, H) else im.resize((W, H), Image.BILINEAR)
@@ -131,6 +141,9 @@ def open_lazy(self: ArchivePage) -> Image.Image:
         with pil_limit_lifted(): im = Image.open(io.BytesIO(z.read(info)))
         return im
     except UnreadableImage: raise
+    except UnidentifiedImageError:          # its message names a BytesIO object, not the page
+        raise UnreadableImage(f"{self}: cannot read this page (not an image PIL knows, or a damaged one); re-export "
+                              "the archive or remove the page.") from None
     except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
         raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
                               "or remove the page.") from None
@@ -159,9 +172,16 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     except ComicsalError: raise
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
         raise ComicsalError(f"{path}: cannot read this archive ({type(e).__name__}: {e}); re-download it.") from None
-    keep = [n for n in names if Path(n).suffix.lower() in IMAGE_EXTS and "__MACOSX" not in n.split("/")
-            and not Path(n).name.startswith(".")]
-    if not keep: raise ComicsalError(f"{path}: no page images ({'/'.join(IMAGE_EXTS)}) inside.")
+    same = sorted({n for n in names if names.count(n) > 1})
+    if same: raise ComicsalError(f"{path}: the archive holds several members named {', '.join(same[:3])} (written twice?); "
+                                 "re-create it with each page once.")
+    visible = [n for n in names if "__MACOSX" not in n.split("/") and not Path(n).name.startswith(".")]
+    keep = [n for n in visible if Path(n).suffix.lower() in IMAGE_EXTS]
+    nested = [n for n in visible if Path(n).suffix.lower() in NESTED_EXTS]
+    if not keep: raise ComicsalError(f"{path}: no page images ({'/'.join(IMAGE_EXTS)}) inside" + (
+        f"; it holds archives ({', '.join(nested[:3])}): unpack them and pass each one." if nested else "."))
+    if nested: warnings.warn(f"{path}: {len(nested)} archive(s) inside it are not read ({', '.join(nested[:3])}); unpack them "
+                             "and pass each one.", ComicsalWarning, stacklevel=2)
     keep.sort(key=natural_key)
     kept = set(keep); total = sum(i.file_size for i in infos if i.filename in kept)
     if total > MAX_ARCHIVE_BYTES:
@@ -170,8 +190,8 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     pages = [ArchivePage(path, n, i, dpi) for i, n in enumerate(keep)]
     stems = [p.stem for p in pages]
     dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup: raise ComicsalError(f"{path}: several pages would be named {', '.join(dup[:3])} (same name, other extension); "
-                                "rename them inside the archive.")
+    if dup: raise ComicsalError(f"{path}: several pages would be named {', '.join(dup[:3])} (the same name with another extension, "
+                                "or in folders whose names join alike); rename them inside the archive.")
     return pages
 
 # %% ../nbs/04_archives.ipynb #f9555cfd

@@ -23,8 +23,9 @@ from .temporal import reading
 from .zoo import resolve_model
 
 # %% auto #0
-__all__ = ['BASELINE_LONG_SIDE', 'MAP_WORK_PIXELS', 'model_long_side', 'page_logits', 'logits_to_density', 'batch_logits',
-           'predict_density', 'PagesFailed', 'map_uint8', 'predict']
+__all__ = ['BASELINE_LONG_SIDE', 'STRIP_ASPECT', 'MAX_TILES_LONG', 'MAX_NAME_BYTES', 'MAP_WORK_PIXELS', 'model_long_side',
+           'is_strip', 'strip_logits', 'page_logits', 'logits_to_density', 'batch_logits', 'predict_density',
+           'PagesFailed', 'map_uint8', 'predict']
 
 # %% ../nbs/20_predict.ipynb #cb075e35
 BASELINE_LONG_SIDE = 512
@@ -36,12 +37,50 @@ def _run(model: SaliencyModel, x: torch.Tensor, mask=None, temporal: bool = Fals
     "(B, h, w) log-densities, or (B, 1 + K, h, w) — the static map, then the K time slices (the temporal chapter) — when `temporal`."
     return model.static_and_slices(x, mask) if temporal else model(x, mask)
 
+STRIP_ASPECT = 3.0          # pages longer than 3 : 1 (webtoon strips, bands) are predicted in tiles, when the model allows
+MAX_TILES_LONG = 32         # … at most 32 model sizes long (a longer page is read at a lower resolution)
+
+def is_strip(model: SaliencyModel, path) -> bool:
+    "Whether `model` predicts the page at `path` in tiles (`strip_logits`): a long page and a model that does not see the whole canvas."
+    H, W = page_size(path)
+    return getattr(model, "batchable", True) and max(H, W) > STRIP_ASPECT * min(H, W)
+
+def _tile_starts(n: int, tile: int) -> list[int]:
+    "Starts of tiles of length `tile` over `n`, a quarter overlapping, the last ending at `n`."
+    step = max(1, tile * 3 // 4)
+    starts = list(range(0, max(1, n - tile + 1), step))
+    return starts + [n - tile] if starts[-1] + tile < n else starts
+
+def strip_logits(model: SaliencyModel, path, dev, temporal: bool = False) -> torch.Tensor:
+    """A long page's log-density (…, h, w) from tiles of aspect 2 along it, a quarter overlapping: each tile's density
+    per pixel (mean 1, so every stretch of the strip starts with the same share), blended across overlaps with
+    a tent window, then normalised over the page. Time slices are each tile's own (a tile's first slice at its top)."""
+    L = model_long_side(model); H, W = page_size(path)
+    short = max(8, min(L // 2, round(MAX_TILES_LONG * L * min(H, W) / max(H, W))))
+    x, _ = load_page(path, round(max(H, W) * short / min(H, W)))
+    along = -2 if H >= W else -1                     # the long axis
+    n, tile = x.shape[along], min(x.shape[along], 2 * short)
+    tent = torch.minimum(torch.arange(tile) + 0.5, tile - torch.arange(tile) - 0.5).clamp(max=tile / 4)
+    acc = weight = None
+    for s in _tile_starts(n, tile):
+        piece = x.narrow(along, s, tile)
+        lp = _run(model, piece[None].to(dev), temporal=temporal)[0].cpu()
+        q = (lp - torch.logsumexp(lp.flatten(-2), -1)[..., None, None]).exp() * (lp.shape[-1] * lp.shape[-2])
+        w = tent[:, None] if along == -2 else tent[None, :]
+        if acc is None: acc, weight = torch.zeros(*q.shape[:-2], *x.shape[-2:]), torch.zeros(x.shape[-2:])
+        acc.narrow(along, s, tile).add_(q * w); weight.narrow(along, s, tile).add_(w.expand(q.shape[-2:]))
+    z = (acc / weight).clamp_min(1e-30).log()
+    return log_density(z.reshape(-1, *z.shape[-2:])).reshape(z.shape)
+
 @torch.no_grad()
 def page_logits(model: SaliencyModel, path: str | Path, device=None, temporal: bool = False) -> torch.Tensor:
-    "Log-density (h, w) of one page at the model's input size (CPU tensor); (1 + K, h, w) with `temporal`."
+    """Log-density (h, w) of one page at the model's input size (CPU tensor); (1 + K, h, w) with `temporal`. A long
+    page (`is_strip`) is predicted in tiles along it (`strip_logits`), at a resolution where its short side is half
+    the model's size."""
     dev = get_device(device)
-    x, _ = load_page(path, model_long_side(model))
     model.to(dev).eval()
+    if is_strip(model, path): return strip_logits(model, path, dev, temporal)
+    x, _ = load_page(path, model_long_side(model))
     return _run(model, x[None].to(dev), temporal=temporal)[0].cpu()
 
 def logits_to_density(logp: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
@@ -55,7 +94,7 @@ def batch_logits(model: SaliencyModel, paths: list, device=None, temporal: bool 
     """Log-densities of several pages in one forward pass: pages are zero-padded to a common size and the model
     sees the mask, then each result is cropped and renormalised. Models whose output depends on the whole canvas
     (`batchable = False`: page-relative baselines, structure priors) run page by page."""
-    if len(paths) == 1 or not getattr(model, "batchable", True):
+    if len(paths) == 1 or not getattr(model, "batchable", True) or any(is_strip(model, p) for p in paths):
         return [page_logits(model, p, device, temporal) for p in paths]
     dev = get_device(device)
     xs = [load_page(p, model_long_side(model))[0] for p in paths]
@@ -91,8 +130,12 @@ def _pages_of(images: Path, split: str, dpi: int = 150) -> list[tuple[str, Path 
     if not found: raise ComicsalError(f"no pages ({'/'.join(IMAGE_EXTS)}) in {images}.")
     return sorted(found.items())
 
+MAX_NAME_BYTES = 240      # a map's file name (and its temporary `.NAME.tmp.png`) must fit the usual 255-byte limit
+
 def _bad_name(stem: str) -> str | None:
     if not is_text_name(stem): return "its name is not UTF-8 text (a zip or a report cannot hold it)"
+    long = max(len(part.encode()) for part in stem.split("/"))
+    if long > MAX_NAME_BYTES: return f"its name is {long} bytes long, more than a map's file name may be ({MAX_NAME_BYTES})"
     if any(ord(c) < 32 or ord(c) == 127 for c in stem): return "its name holds a control character (a newline?)"
     if "\\" in stem: return "its name holds a backslash"
     return None

@@ -50,7 +50,11 @@ def test_strips_and_extreme_aspects_get_full_maps(tmp_path):
     sizes = {p.stem: Image.open(p).size for p in (tmp_path / "o").glob("*.png")}
     assert sizes == {"webtoon": (690, 14000), "band": (2000, 50), "thin": (500, 25)}
     m = np.asarray(Image.open(tmp_path / "o" / "webtoon.png"), np.float64)
-    assert m[-3500:].max() > 0 and m[:3500].max() > 0                   # the map covers the whole strip
+    quarters = [m[i * 3500:(i + 1) * 3500].sum() / m.sum() for i in range(4)]
+    assert all(0.2 < q < 0.3 for q in quarters), quarters              # the map covers the whole strip, evenly (tiles)
+    panels = np.zeros(14000, bool)
+    for y in range(300, 14000, 1400): panels[y:y + 500] = True
+    assert m[panels].mean() > 2 * m[~panels].mean()                     # on the panels, not the gutters (read whole: 0.9×)
     assert all(Image.open(tmp_path / "o" / f"t{j}" / "webtoon.png").size == (690, 14000) for j in range(3))
 
 
