@@ -245,6 +245,9 @@ def read_checkpoint(path: str | Path) -> dict:
         raise ComicsalError(f"{path}: not a readable comicsal checkpoint ({type(e).__name__}: {first}).") from None
     if not isinstance(ck, dict) or ck.get("format") != "comicsal-checkpoint-1":
         raise ComicsalError(f"{path}: not a comicsal checkpoint (no 'format': 'comicsal-checkpoint-1').")
+    if not isinstance(ck.get("config"), dict) or "kind" not in ck["config"] or not isinstance(ck.get("state"), dict):
+        raise ComicsalError(f"{path}: the checkpoint has no model configuration ('config' with a 'kind') or no weights "
+                            "('state'); pass a model.pt or last.pt that `comicsal train` wrote.")
     return ck
 
 # %% ../nbs/11_models.ipynb #mo_load1
@@ -254,8 +257,6 @@ def load_model(path: str | Path, pretrained: bool = True) -> SaliencyModel:
     bad = nonfinite_tensors(ck.get("state", {}))
     if bad: raise ComicsalError(f"{path}: the weights {', '.join(bad[:5])} are not finite (NaN/inf): this checkpoint "
                                 "comes from a diverged run; retrain it with a lower learning rate.")
-    if not isinstance(ck.get("config"), dict) or "kind" not in ck["config"]:
-        raise ComicsalError(f"{path}: the checkpoint has no model configuration ('config' with a 'kind').")
     model = build_model(ck["config"], pretrained)
     missing, unexpected = model.load_state_dict(ck["state"], strict=False)
     skip = model.frozen_prefixes()
