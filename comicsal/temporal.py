@@ -31,7 +31,7 @@ from .readout import ComicsalModel, LayerNorm2d, window_maps
 from .structure import detect_panels, scale_boxes
 
 # %% auto #0
-__all__ = ['TEMPORAL_METRICS', 'TRUST_GRID', 'FIRST_FIXATIONS', 'TemporalHead', 'check_trust', 'TemporalModel', 'toward_static',
+__all__ = ['TEMPORAL_METRICS', 'FIRST_FIXATIONS', 'TRUST_GRID', 'TemporalHead', 'check_trust', 'TemporalModel', 'toward_static',
            'slice_counts', 'slice_nll', 'slice_label', 'slice_folders', 'TemporalResult', 'evaluate_temporal',
            'mixture_vs_static', 'trust_curves', 'trust_gains', 'choose_trust', 'trust_loso', 'RightToLeft', 'reading',
            'first_visit_times', 'panel_times', 'observed_first_visits', 'evaluate_panel_order']
@@ -192,15 +192,19 @@ def slice_folders(pred: str | Path, required: bool = True) -> list[Path]:
     return [pred / f"t{j}" for j in ks]
 
 # %% ../nbs/16_temporal.ipynb #tp_res1
+FIRST_FIXATIONS = 3           # the first slice is also scored on each observer's first three fixations
+
 @dataclass
 class TemporalResult(Report):
-    "Per page and slice: the slice map's and the static map's scores against the slice's fixations."
+    """Per page and slice: the slice map's and the static map's scores against the slice's fixations; `first`: per
+    page, the first slice's and the static map's against each observer's first `FIRST_FIXATIONS` fixations."""
     rows: list[dict]
     k: int
     by: str
     seconds: float
     excluded: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    first: list[dict] = field(default_factory=list)
 
     def _mean(self, rows, key):
         v = [r[key] for r in rows if not math.isnan(r[key])]
@@ -220,14 +224,21 @@ class TemporalResult(Report):
         return {"protocol": "mit-temporal", "n": len({r["stem"] for r in self.rows}), "k": self.k, "by": self.by,
                 "seconds": self.seconds, "means": {m: self._mean(self.rows, m) for m in TEMPORAL_METRICS},
                 "means_static": {m: self._mean(self.rows, f"{m}_static") for m in TEMPORAL_METRICS},
-                "slices": slices, "excluded": self.excluded, **self.meta}
+                "slices": slices, **({"first_fixations": self._first()} if self.first else {}), "excluded": self.excluded, **self.meta}
+
+    def _first(self) -> dict:
+        mine = {m: self._mean(self.first, m) for m in TEMPORAL_METRICS}
+        stat = {m: self._mean(self.first, f"{m}_static") for m in TEMPORAL_METRICS}
+        return {"label": f"first {FIRST_FIXATIONS} fixations (slice 1)", "n": len(self.first),
+                "fixations": int(sum(r["fixations"] for r in self.first)), "means": mine, "static": stat,
+                "beats_static": {m: (mine[m] is not None and stat[m] is not None and mine[m] > stat[m]) for m in TEMPORAL_METRICS}}
 
     def table(self) -> str:
         s = self.summary()
         lines = [f"protocol: mit-temporal, {s['n']} pages, {self.k} slices by {self.by}",
                  f"{'slice':<28}{'fix':>6}" + "".join(f"{m:>10}{'static':>8}" for m in TEMPORAL_METRICS)]
         f = lambda v: f"{v:.3f}" if v is not None else "-"
-        for sl in s["slices"]:
+        for sl in s["slices"] + ([s["first_fixations"]] if "first_fixations" in s else []):
             lines.append(f"{sl['label']:<28}{sl['fixations']:>6}" +
                          "".join(f"{f(sl['means'][m]):>10}{f(sl['static'][m]):>8}" for m in TEMPORAL_METRICS))
         if self.excluded: lines.append(f"excluded ({len(self.excluded)}): " + ", ".join(e["stem"] for e in self.excluded[:10]))
@@ -241,6 +252,11 @@ def _map_on(path, shape: tuple[int, int]) -> np.ndarray:
     "A saved map as float64 on a grid of `shape` (resized with anti-aliasing where it differs)."
     a = load_map(path).astype(np.float64)
     return a if a.shape == shape else resize(a, shape, anti_aliasing=True)
+
+def _vs_static(mine: np.ndarray, static: np.ndarray, m: np.ndarray, base: np.ndarray) -> dict:
+    "NSS, AUC-Judd and IG (over `base`) of a map and, as `*_static`, of the static map, on the fixation mask `m`."
+    return {f"{k}{name}": f(a, m) for name, a in (("", mine), ("_static", static))
+            for k, f in (("NSS", nss), ("AUC-Judd", auc_judd), ("IG", partial(info_gain, baseline=base)))}
 
 def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[str, ...] = "val",
                       seconds: float = TIME_SECONDS, by: str | None = None, progress: bool = True) -> TemporalResult:
@@ -257,7 +273,7 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
     if missing:
         raise ComicsalError(f"{len(missing)} page(s) lack a static map or a slice in {pred}: {', '.join(missing[:10])}; "
                             "predict them with `predict(temporal=K)`.")
-    rows, excluded, modes = [], [], set()
+    rows, excluded, modes, first = [], [], set(), []
     for p in tqdm(pages, desc="evaluate (temporal)", unit="page", disable=not progress, leave=False):
         f = scanpath_file(p)
         if f is None: excluded.append({"stem": p.stem, "reason": "no scanpaths"}); continue
@@ -268,15 +284,15 @@ def evaluate_temporal(pred: str | Path, gt_dir: str | Path, split: str | tuple[s
         static, base = _map_on(statics[p.stem], shape), centre_bias(shape)
         for j in range(k):
             m = fixation_mask(fix[j], shape); mine = _map_on(sl_maps[j][p.stem], shape)
-            row = {"stem": p.stem, "style": p.style, "slice": j, "fixations": int(m.sum())}
-            for name, a in (("", mine), ("_static", static)):
-                row.update({f"NSS{name}": nss(a, m), f"AUC-Judd{name}": auc_judd(a, m), f"IG{name}": info_gain(a, m, base)})
-            rows.append(row)
+            rows.append({"stem": p.stem, "style": p.style, "slice": j, "fixations": int(m.sum()), **_vs_static(mine, static, m, base)})
+            if j == 0:                            # the first slice on each observer's first fixations
+                m = fixation_mask(first_fixations(p, shape, FIRST_FIXATIONS), shape)
+                first.append({"stem": p.stem, "fixations": int(m.sum()), **_vs_static(mine, static, m, base)})
     if not rows: raise ComicsalError(f"no page of {gt_dir} ({split}) has scanpaths to cut into time slices.")
     by_ = modes.pop() if len(modes) == 1 else "time and rank"
     return TemporalResult(rows, k, by_, seconds, excluded,
                           {"pred": str(pred), "gt": str(gt_dir), "split": split if isinstance(split, str) else list(split),
-                           "comicsal_version": comicsal.__version__})
+                           "comicsal_version": comicsal.__version__}, first)
 
 # %% ../nbs/16_temporal.ipynb #c9a1f002
 def mixture_vs_static(model: TemporalModel, pages: list[Page]) -> dict:
@@ -296,7 +312,6 @@ def mixture_vs_static(model: TemporalModel, pages: list[Page]) -> dict:
 
 # %% ../nbs/16_temporal.ipynb #trust002
 TRUST_GRID = tuple(float(v) for v in np.round(np.linspace(0, 1, 11), 2))
-FIRST_FIXATIONS = 3           # the first slice is also scored on each observer's first three fixations
 
 def trust_curves(model: TemporalModel, pages: list[Page], grid=TRUST_GRID, progress: bool = True) -> dict:
     """Over `pages` with scanpaths and a map: mean (NSS, IG) of the static map (`static`, K + 1 rows) and of each

@@ -121,6 +121,8 @@ def test_shipped_slices_never_lose_to_the_static_map(tmp_path, name):
     assert s["n"] >= 50
     for sl in s["slices"]:
         for m in ("NSS", "IG"): assert sl["means"][m] >= sl["static"][m], (sl["label"], m, sl["means"], sl["static"])
+    first = s["first_fixations"]                     # the first slice on each observer's first three fixations
+    assert first["means"]["NSS"] >= first["static"]["NSS"] + 0.05 and first["means"]["IG"] >= first["static"]["IG"], first
     card = json.loads((ROOT / "comicsal" / "weights" / "comicsal-default-t3.json").read_text())[name]
     for j in range(3):
         assert abs(card["slices"][j]["means"]["NSS"] - s["slices"][j]["means"]["NSS"]) < 1e-3
