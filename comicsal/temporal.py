@@ -212,25 +212,20 @@ class TemporalResult(Report):
 
     def summary(self) -> dict:
         "The content of metrics.json (`means`: the slice maps over all slices; `means_static`: the static map)."
-        slices = []
-        for j in range(self.k):
-            rs = [r for r in self.rows if r["slice"] == j]
-            mine = {m: self._mean(rs, m) for m in TEMPORAL_METRICS}
-            stat = {m: self._mean(rs, f"{m}_static") for m in TEMPORAL_METRICS}
-            slices.append({"slice": j, "label": slice_label(j, self.k, self.by, self.seconds), "n": len(rs),
-                           "fixations": int(sum(r["fixations"] for r in rs)), "means": mine, "static": stat,
-                           "beats_static": {m: (mine[m] is not None and stat[m] is not None and mine[m] > stat[m])
-                                            for m in TEMPORAL_METRICS}})
+        slices = [{"slice": j, "label": slice_label(j, self.k, self.by, self.seconds),
+                   **self._versus([r for r in self.rows if r["slice"] == j])} for j in range(self.k)]
         return {"protocol": "mit-temporal", "n": len({r["stem"] for r in self.rows}), "k": self.k, "by": self.by,
                 "seconds": self.seconds, "means": {m: self._mean(self.rows, m) for m in TEMPORAL_METRICS},
                 "means_static": {m: self._mean(self.rows, f"{m}_static") for m in TEMPORAL_METRICS},
                 "slices": slices, **({"first_fixations": self._first()} if self.first else {}), "excluded": self.excluded, **self.meta}
 
-    def _first(self) -> dict:
-        mine = {m: self._mean(self.first, m) for m in TEMPORAL_METRICS}
-        stat = {m: self._mean(self.first, f"{m}_static") for m in TEMPORAL_METRICS}
-        return {"label": f"first {FIRST_FIXATIONS} fixations (slice 1)", "n": len(self.first),
-                "fixations": int(sum(r["fixations"] for r in self.first)), "means": mine, "static": stat,
+    def _first(self) -> dict: return {"label": f"first {FIRST_FIXATIONS} fixations (slice 1)", **self._versus(self.first)}
+
+    def _versus(self, rows: list[dict]) -> dict:
+        "Pages, fixations, mean scores of the map and of the static map over `rows`, and which map wins each."
+        mine = {m: self._mean(rows, m) for m in TEMPORAL_METRICS}
+        stat = {m: self._mean(rows, f"{m}_static") for m in TEMPORAL_METRICS}
+        return {"n": len(rows), "fixations": int(sum(r["fixations"] for r in rows)), "means": mine, "static": stat,
                 "beats_static": {m: (mine[m] is not None and stat[m] is not None and mine[m] > stat[m]) for m in TEMPORAL_METRICS}}
 
     def table(self) -> str:
