@@ -126,3 +126,9 @@ def test_shipped_slices_never_lose_to_the_static_map(tmp_path, name):
     card = json.loads((ROOT / "comicsal" / "weights" / "comicsal-default-t3.json").read_text())[name]
     for j in range(3):
         assert abs(card["slices"][j]["means"]["NSS"] - s["slices"][j]["means"]["NSS"]) < 1e-3
+
+
+def test_shipped_card_says_which_figures_are_real_gaze():
+    card = json.loads((ROOT / "comicsal" / "weights" / "comicsal-default-t3.json").read_text())
+    assert {"real eye tracking", "simulated readers", "not measured"} <= set(card["ground_truth"])
+    assert "fiwi" in card["ground_truth"]["real eye tracking"] and "synthetic_heldout" in card["ground_truth"]["simulated readers"]
