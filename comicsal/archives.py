@@ -18,6 +18,7 @@ import tempfile
 import urllib.request
 import warnings
 import zipfile
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,9 @@ class ArchivePage:
     @property
     def parent(self) -> Path: return self.archive       # what `refuse_overlap` compares with the output
     def __str__(self) -> str: return f"{self.archive}[{self.member}]"
+    def _not_an_image(self) -> UnreadableImage:
+        return UnreadableImage(f"{self}: cannot read this page (not an image PIL knows, or a damaged one); re-export "
+                               "the archive or remove the page.")
 
     def _pdf_size(self, page) -> tuple[int, int]:
         "The page's (W, H) at `dpi`; over `--max-pixels` refused, with the resolution that would fit."
@@ -107,9 +111,7 @@ def size(self: ArchivePage) -> tuple[int, int]:
         try:
             with open_zip(self.archive).open(self.member) as f, pil_limit_lifted(), Image.open(f) as im:
                 W, H = im.size
-        except UnidentifiedImageError:      # its message names a file object, not the page
-            raise UnreadableImage(f"{self}: cannot read this page (not an image PIL knows, or a damaged one); re-export "
-                                  "the archive or remove the page.") from None
+        except UnidentifiedImageError: raise self._not_an_image() from None      # its message names a file object, not the page
         except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile) as e:
             raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
                                   "or remove the page.") from None
@@ -141,9 +143,7 @@ def open_lazy(self: ArchivePage) -> Image.Image:
         with pil_limit_lifted(): im = Image.open(io.BytesIO(z.read(info)))
         return im
     except UnreadableImage: raise
-    except UnidentifiedImageError:          # its message names a BytesIO object, not the page
-        raise UnreadableImage(f"{self}: cannot read this page (not an image PIL knows, or a damaged one); re-export "
-                              "the archive or remove the page.") from None
+    except UnidentifiedImageError: raise self._not_an_image() from None          # its message names a BytesIO object, not the page
     except (OSError, SyntaxError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
         raise UnreadableImage(f"{self}: cannot read this page ({type(e).__name__}: {e}); re-export the archive "
                               "or remove the page.") from None
@@ -172,7 +172,7 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
     except ComicsalError: raise
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:
         raise ComicsalError(f"{path}: cannot read this archive ({type(e).__name__}: {e}); re-download it.") from None
-    same = sorted({n for n in names if names.count(n) > 1})
+    same = sorted(n for n, c in Counter(names).items() if c > 1)        # (a count per name: 30,000 members are common)
     if same: raise ComicsalError(f"{path}: the archive holds several members named {', '.join(same[:3])} (written twice?); "
                                  "re-create it with each page once.")
     visible = [n for n in names if "__MACOSX" not in n.split("/") and not Path(n).name.startswith(".")]
@@ -188,8 +188,7 @@ def archive_pages(path: str | Path, dpi: int = 150) -> list[ArchivePage]:
         raise ComicsalError(f"{path}: its pages hold {total / 2**30:.0f} GiB uncompressed, more than the "
                             f"{MAX_ARCHIVE_BYTES / 2**30:.0f} GiB an archive may (a zip bomb?); split it or unpack the pages you need.")
     pages = [ArchivePage(path, n, i, dpi) for i, n in enumerate(keep)]
-    stems = [p.stem for p in pages]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
+    dup = sorted(s for s, c in Counter(p.stem for p in pages).items() if c > 1)
     if dup: raise ComicsalError(f"{path}: several pages would be named {', '.join(dup[:3])} (the same name with another extension, "
                                 "or in folders whose names join alike); rename them inside the archive.")
     return pages

@@ -90,13 +90,15 @@ def rerun_command(folder: Path, rewrites: list[tuple] | None = None) -> str:
         args += ["-p", k, shlex.quote(relative_paths(text, rewrites or []))]
     return " ".join(args)
 
+def _first_line(e: Exception, n: int = 120) -> str: return str(e).splitlines()[0][:n] if str(e).strip() else type(e).__name__
+
 def _record(folder: Path, name: str) -> dict:
     "One of a run folder's records (params.yaml, environment.json, metrics.json) as a dict; {} when absent, an error naming it when unreadable."
     f = folder / name
     if not f.exists(): return {}
     try: d = yaml.safe_load(f.read_text()) if f.suffix == ".yaml" else json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as e:
-        raise ComicsalError(f"{f} cannot be read ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
+        raise ComicsalError(f"{f} cannot be read ({_first_line(e)})") from None
     if d is not None and not isinstance(d, dict): raise ComicsalError(f"{f} holds a {type(d).__name__}, not a record of names and values")
     return d or {}
 
@@ -190,7 +192,7 @@ def _book_sources(src: Path, runs: Path, rw: list[tuple], max_runs: int) -> tupl
             _book_copy(f / f"{_run_name(f)}.ipynb", page_dir / f"{_run_name(f)}.ipynb", tag_hidden=False, rewrites=rw)
         except Exception as e:      # any unreadable record or notebook: that run is left out, named, and the book builds
             shutil.rmtree(page_dir, ignore_errors=True)
-            warnings.warn(f"run folder {f} is left out of the book: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}",
+            warnings.warn(f"run folder {f} is left out of the book: {_first_line(e, 200)}",
                           ComicsalWarning, stacklevel=2)
             continue
         nbformat.write(page, src / "runs" / f"{f.name}.ipynb")

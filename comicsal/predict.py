@@ -65,7 +65,7 @@ def strip_logits(model: SaliencyModel, path, dev, temporal: bool = False) -> tor
     for s in _tile_starts(n, tile):
         piece = x.narrow(along, s, tile)
         lp = _run(model, piece[None].to(dev), temporal=temporal)[0].cpu()
-        q = (lp - torch.logsumexp(lp.flatten(-2), -1)[..., None, None]).exp() * (lp.shape[-1] * lp.shape[-2])
+        q = lp.exp() * (lp.shape[-1] * lp.shape[-2])          # each map a density: per pixel, mean 1
         w = tent[:, None] if along == -2 else tent[None, :]
         if acc is None: acc, weight = torch.zeros(*q.shape[:-2], *x.shape[-2:]), torch.zeros(x.shape[-2:])
         acc.narrow(along, s, tile).add_(q * w); weight.narrow(along, s, tile).add_(w.expand(q.shape[-2:]))
