@@ -27,10 +27,11 @@ from .readout import ComicsalModel
 from .zoo import resolve_model
 
 # %% auto #0
-__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'READOUT', 'CHOICE_FOLDS', 'MAPS_ONLY',
+__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'READOUT', 'READOUT_STEPS', 'CHOICE_FOLDS', 'MAPS_ONLY',
            'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters', 'has_readout', 'readout_features',
-           'readout_log_densities', 'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'cross_validate', 'choose',
-           'map_files', 'Adaptation', 'adapt']
+           'readout_log_densities', 'readout_path', 'with_head', 'fit_readout', 'page_inputs', 'folds_of',
+           'score_pages', 'readout_candidate', 'readout_steps', 'cross_validate', 'choose', 'map_files', 'Adaptation',
+           'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -111,7 +112,8 @@ def apply_parameters(lps: torch.Tensor | None, p: dict, n: int = ADAPT_GRID) -> 
                                p["log_prior"], p["weight"], p["uniform"])
 
 # %% ../nbs/19_adapt.ipynb #ad000025
-READOUT = {"steps": 20, "lr": 5e-3, "l2": 1.0}     # full-batch Adam steps, learning rate, pull toward the start
+READOUT = {"lr": 5e-3, "l2": 1.0}      # full-batch Adam: learning rate, pull toward the start
+READOUT_STEPS = (5, 10, 15, 20, 30, 40)  # the step counts cross-validation chooses among (each a candidate)
 
 def has_readout(model) -> bool:
     "Whether `model` is a comicsal readout whose head `fit_readout` can refit (frozen backbone, no fine-tuned blocks)."
@@ -137,21 +139,36 @@ def readout_log_densities(model: ComicsalModel, feats: list, n: int = ADAPT_GRID
     "(N, n, n) log-densities of the readout on precomputed `feats` (`readout_features`): what `base_log_densities` gives."
     return torch.stack([_square(_readout_lp(model, f, hw), n) for f, hw in feats])
 
-def fit_readout(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps: int = READOUT["steps"], lr: float = READOUT["lr"],
-                l2: float = READOUT["l2"]) -> ComicsalModel:
-    """A copy of `model` whose readout head is fitted to the ground-truth `maps` from `feats` (cross-entropy on the
-    feature grid, mean over pages) plus `l2` × the mean squared change of its weights; `model` itself is untouched."""
+def readout_path(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps=READOUT_STEPS, lr: float = READOUT["lr"],
+                 l2: float = READOUT["l2"]) -> dict[int, dict]:
+    """{k: the readout head's weights after k steps} for each k of `steps`, along one full-batch Adam fit to the
+    ground-truth `maps` from `feats` (cross-entropy on the feature grid, mean over pages, plus `l2` × the mean squared
+    change of the weights): every step count of a cross-validation from one fit. `model` itself is untouched."""
     m = copy.deepcopy(model)
     start = [p.detach().clone() for p in m.head.parameters()]; size = sum(p.numel() for p in start)
-    targets = [grid_target(mp, tuple(f.shape[-2:])) for (f, _), mp in zip(feats, maps)]
-    opt = torch.optim.Adam(m.head.parameters(), lr=lr)
-    for _ in range(steps):
+    for p in m.head.parameters(): p.requires_grad_(True)
+    groups = {}                                        # pages with one feature-grid size go through the head as one batch
+    for (f, _), mp in zip(feats, maps): groups.setdefault(tuple(f.shape), []).append((f, grid_target(mp, tuple(f.shape[-2:]))))
+    batches = [(torch.stack([f for f, _ in g]), torch.stack([t for _, t in g])) for g in groups.values()]
+    opt = torch.optim.Adam(m.head.parameters(), lr=lr); out = {}
+    for k in range(1, max(steps) + 1):
         opt.zero_grad()
-        ce = torch.stack([-(t * _readout_lp(m, f)).sum() for (f, _), t in zip(feats, targets)]).mean()
+        ce = sum(-(t * log_density(m.logits_from_features(f))).sum() for f, t in batches) / len(feats)
         reg = sum(((p - s) ** 2).sum() for p, s in zip(m.head.parameters(), start)) / size
         (ce + l2 * reg).backward(); opt.step()
+        if k in steps: out[k] = {n: v.detach().clone() for n, v in m.head.state_dict().items()}
+    return out
+
+def with_head(model: ComicsalModel, state: dict) -> ComicsalModel:
+    "A frozen copy of `model` with the readout head's weights `state`."
+    m = copy.deepcopy(model); m.head.load_state_dict(state)
     for p in m.head.parameters(): p.requires_grad_(False)
     return m.eval()
+
+def fit_readout(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps: int = 20, lr: float = READOUT["lr"],
+                l2: float = READOUT["l2"]) -> ComicsalModel:
+    "A copy of `model` whose readout head is fitted to `maps` for `steps` steps (`readout_path`); `model` is untouched."
+    return with_head(model, readout_path(model, feats, maps, (steps,), lr, l2)[steps])
 
 def page_inputs(model, images: list, progress: bool = True) -> tuple[torch.Tensor, list | None]:
     "(the base's log-densities on the fitting grid, its `readout_features` or None): one backbone pass per page."
@@ -173,19 +190,28 @@ def score_pages(lps: torch.Tensor, maps: list[np.ndarray]) -> dict:
         rows.append(score_ai4va(density_to_uint8(log_density(up)[0]).astype(np.float64), m * 255.0))
     return {k: float(np.nanmean([r[k] for r in rows])) for k in AI4VA_METRICS}
 
+def readout_candidate(steps: int) -> str: return f"readout-{steps}"
+
+def readout_steps(candidate: str) -> int | None:
+    "K of a `readout-K` candidate; None for the others."
+    return int(candidate.split("-")[1]) if candidate.startswith("readout-") else None
+
 def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarray], k: int = 5, seed: int = 0,
                    candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None) -> dict:
     """{candidate: {metric: [one mean per fold]}} for zero-shot and each fitted candidate (see above); `readout` =
-    (a comicsal model, its `readout_features` of the pages) adds the candidate `readout` (`fit_readout`)."""
-    out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *(("readout",) if readout else ()))}
+    (a comicsal model, its `readout_features` of the pages) adds the candidates `readout-K`, the head refitted for K
+    steps, one per K of `READOUT_STEPS` (one `readout_path` per fold)."""
+    ro = [readout_candidate(k) for k in READOUT_STEPS] if readout else []
+    out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *ro)}
     for te in tqdm(folds_of(len(maps), k, seed), desc="folds", disable=not progress, leave=False):
         tr = np.setdiff1d(np.arange(len(maps)), te); held = [maps[i] for i in te]
         res = {"zero-shot": score_pages(lps[te], held)}
         for c in candidates:
             res[c] = score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held)
         if readout:
-            fitted = fit_readout(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
-            res["readout"] = score_pages(readout_log_densities(fitted, [readout[1][i] for i in te]), held)
+            path = readout_path(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
+            for k, state in path.items():
+                res[readout_candidate(k)] = score_pages(readout_log_densities(with_head(readout[0], state), [readout[1][i] for i in te]), held)
         for c, r in res.items():
             for m, v in r.items(): out[c][m].append(v)
     return out
@@ -270,7 +296,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
         lps, feats = page_inputs(model, [p.image for p in pages], progress)
         cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None)
         chosen = choose(cv)
-        if chosen == "readout": model, p = fit_readout(model, feats, gts), {}
+        if readout_steps(chosen): model, p = fit_readout(model, feats, gts, readout_steps(chosen)), {}
         else: p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
@@ -283,7 +309,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
             "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
             "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None,     # the prior's own blur, where it counts
-            "readout": dict(READOUT) if chosen == "readout" else None}
+            "readout": {"steps": readout_steps(chosen), **READOUT} if readout_steps(chosen) else None}
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n"); (out / "card.md").write_text(_card_md(card))

@@ -87,7 +87,7 @@ def test_adapt_pipeline_adapts_on_train_and_scores_on_val(sample, tmp_path):
 
 def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     "A comicsal base brings the readout candidate; an adapted model with a refitted head saves and loads as it predicts."
-    from comicsal.adapt import adapt, fit_readout, readout_features, readout_log_densities
+    from comicsal.adapt import READOUT_STEPS, adapt, fit_readout, readout_features, readout_log_densities
     from comicsal.data import discover
     from comicsal.models import save_checkpoint
     from comicsal.priors import AdaptedModel
@@ -95,8 +95,9 @@ def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     torch.manual_seed(0)
     base = ComicsalModel("none", long_side=128, pretrained=False)
     res = adapt(tmp_path / "ad", data=sample, base=base, folds=3, split="train", progress=False)
-    assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", "readout"}
-    assert (res.card["readout"] is not None) == (res.chosen == "readout")
+    assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", *(f"readout-{k}" for k in READOUT_STEPS)}
+    assert (res.card["readout"] is not None) == res.chosen.startswith("readout-")
+    if res.card["readout"]: assert res.card["readout"]["steps"] == int(res.chosen.split("-")[1])
     pages = discover(sample).split("train")
     feats = readout_features(base, [p.image for p in pages], progress=False)
     fitted = fit_readout(base, feats, [load_map(p.map) for p in pages])
