@@ -210,8 +210,10 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
             res[c] = score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held)
         if readout:
             path = readout_path(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
+            work = with_head(readout[0], path[max(path)])        # one copy of the model; each step count's head loaded into it
             for k, state in path.items():
-                res[readout_candidate(k)] = score_pages(readout_log_densities(with_head(readout[0], state), [readout[1][i] for i in te]), held)
+                work.head.load_state_dict(state)
+                res[readout_candidate(k)] = score_pages(readout_log_densities(work, [readout[1][i] for i in te]), held)
         for c, r in res.items():
             for m, v in r.items(): out[c][m].append(v)
     return out
