@@ -6,7 +6,7 @@ For each set (under ../shared/data/attention) the pages are split in half at ran
 scored, fitting pages are drawn from the first (N = 5, 15, 50 and all of it; three draws below all). Rows: the base
 as it is (zero-shot), the calibration, the calibration with the prior, the prior alone, the readout refitted for a fixed
 20 steps (a comicsal base), and what `adapt` would choose by 5-fold cross-validation over the N fitting pages (the
-readout's step counts it chose are printed). Scores: the `ai4va` protocol on the 8-bit maps `predict` writes
+candidates it chose are printed; a stacked `readout-K+calibration+prior` is scored as `adapt` makes it). Scores: the `ai4va` protocol on the 8-bit maps `predict` writes
 (CC, KLD; mean over the scored pages). Then the maps-only weights: the prior fitted on 15 maps alone, combined with the
 base at each (γ, w) of a grid; for each set the pair chosen on the *other* sets (leave one set out) is scored.
 
@@ -22,12 +22,14 @@ import numpy as np
 import torch
 
 from comicsal.adapt import (
+    STACKED,
     STEPS,
     apply_parameters,
     base_log_densities,
     choose,
     cross_validate,
     fit_parameters,
+    is_stacked,
     map_targets,
     page_inputs,
     readout_candidate,
@@ -126,21 +128,25 @@ def curves(name, lps, tg, maps, pages=None, readout=None):
     z = score_pages(lps[te], held)
     print(f"{name}: {len(te)} scored pages; zero-shot CC {z['CC']:.3f} KLD {z['KLD']:.3f}")
     for N in sorted({N for N in (5, 15, 50) if N < len(pool)} | {len(pool)}):
-        acc, steps = {}, []
+        acc, chosen = {}, []
         for rep in range(3 if N < len(pool) else 1):
             tr = np.sort(np.random.default_rng(10 + rep).choice(pool, N, replace=False))
             row = {c: score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], tg[tr], STEPS[c])), held) for c in ("calibration", "calibration+prior")}
             row["prior alone"] = score_pages(apply_parameters(None, fit_parameters(None, tg[tr], STEPS["prior"])).expand(len(te), -1, -1), held)
             sub = (readout[0], [readout[1][i] for i in tr]) if readout else None
-            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub))
+            oof = {}
+            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub, oof=oof))
             if readout:
-                path = readout_path(readout[0], sub[1], [maps[i] for i in tr], sorted({20, readout_steps(ch) or 20}))
-                for k, state in path.items():
-                    row[readout_candidate(k)] = score_pages(readout_log_densities(with_head(readout[0], state), [readout[1][i] for i in te]), held)
-            row["adapt (CV choice)"] = row.get(ch, z); steps.append(readout_steps(ch))
+                k = readout_steps(ch)
+                path = readout_path(readout[0], sub[1], [maps[i] for i in tr], sorted({20, k or 20}))
+                for s, state in path.items():
+                    row[readout_candidate(s)] = score_pages(ro_te := readout_log_densities(with_head(readout[0], state), [readout[1][i] for i in te]), held)
+                    if s == k and is_stacked(ch):     # as `adapt` makes it: the numbers fitted on the out-of-fold densities
+                        row[ch] = score_pages(apply_parameters(ro_te, fit_parameters(oof[k], tg[tr], STEPS[STACKED])), held)
+            row["adapt (CV choice)"] = row.get(ch, z); chosen.append(ch)
             for k, v in row.items(): acc.setdefault(k, []).append(v)
         print(f"  N={N:<4}" + " | ".join(f"{k} CC {np.mean([v['CC'] for v in r]):.3f} KLD {np.mean([v['KLD'] for v in r]):.3f}"
-                                         for k, r in acc.items() if k == "readout-20" or not k.startswith("readout-")) + f" (readout steps chosen: {steps})", flush=True)
+                                         for k, r in acc.items() if k == "readout-20" or not k.startswith("readout-")) + f" (chosen: {chosen})", flush=True)
 
 
 GAMMAS, WEIGHTS = (0.25, 0.5, 0.75, 1.0), (0.0, 0.5, 1.0, 1.5)

@@ -27,16 +27,16 @@ from .readout import ComicsalModel
 from .zoo import resolve_model
 
 # %% auto #0
-__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'READOUT', 'READOUT_STEPS', 'CHOICE_FOLDS', 'MAPS_ONLY',
-           'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters', 'has_readout', 'readout_features',
-           'readout_log_densities', 'readout_path', 'with_head', 'fit_readout', 'page_inputs', 'folds_of',
-           'score_pages', 'readout_candidate', 'readout_steps', 'cross_validate', 'choose', 'map_files', 'Adaptation',
-           'adapt']
+__all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAX_BLUR', 'READOUT', 'READOUT_STEPS', 'STACKED',
+           'CHOICE_FOLDS', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters',
+           'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head', 'fit_readout',
+           'page_inputs', 'folds_of', 'score_pages', 'readout_candidate', 'readout_steps', 'is_stacked',
+           'cross_validate', 'choose', 'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
 PRIOR_SIZE = 32        # the prior map's grid
-ADAPT_STEPS = 300
+ADAPT_STEPS = 50       # L-BFGS iterations at most (each a few evaluations of the loss)
 
 def _square(lp: torch.Tensor, n: int = ADAPT_GRID) -> torch.Tensor:
     "A log-density (h, w) as a log-density on the n×n page-relative grid (mass pooled, not sampled)."
@@ -59,7 +59,8 @@ def map_targets(maps: list[np.ndarray], n: int = ADAPT_GRID) -> torch.Tensor:
 # %% ../nbs/19_adapt.ipynb #ad000021
 STEPS = {"calibration": ("gamma", "sigma", "uniform"), "calibration+prior": ("gamma", "sigma", "uniform", "weight", "prior_blur"),
          "prior": ("uniform", "prior_blur")}
-START = {"gamma": 1.0, "sigma": 0.004, "weight": 0.0, "uniform": 0.02, "prior_blur": 0.03}
+START = {"gamma": 1.0, "sigma": 0.01, "weight": 0.0, "uniform": 0.02, "prior_blur": 0.03}
+MAX_BLUR = 0.5         # the blurs' upper bound (a fraction of the long side)
 
 def _loo_priors(targets: torch.Tensor, size: int = PRIOR_SIZE) -> torch.Tensor:
     "(N, size, size) mean map of the other pages (leave one out) for each page; the plain mean when N = 1."
@@ -77,11 +78,13 @@ def fit_parameters(lps: torch.Tensor | None, targets: torch.Tensor, fit: tuple[s
     log-densities (None: the prior alone). Returns the parameters (floats) and the prior's log-map (mean of all)."""
     st = {**START, **(start or {})}
     if "weight" in fit or lps is None: st["weight"] = st["weight"] or 0.5
-    raw = {"gamma": math.log(st["gamma"]), "sigma": math.log(st["sigma"]), "weight": math.log(math.expm1(max(st["weight"], 1e-4))),
-           "uniform": math.log(st["uniform"] / (1 - st["uniform"])), "prior_blur": math.log(st["prior_blur"])}
+    logit = lambda v: math.log(v / (1 - v))
+    raw = {"gamma": math.log(st["gamma"]), "sigma": logit(st["sigma"] / MAX_BLUR), "weight": math.log(math.expm1(max(st["weight"], 1e-4))),
+           "uniform": logit(st["uniform"]), "prior_blur": logit(st["prior_blur"] / MAX_BLUR)}
     raw = {k: torch.tensor(v, requires_grad=k in fit) for k, v in raw.items()}
-    value = {"gamma": lambda: raw["gamma"].exp(), "sigma": lambda: raw["sigma"].exp(), "weight": lambda: F.softplus(raw["weight"]),
-             "uniform": lambda: torch.sigmoid(raw["uniform"]), "prior_blur": lambda: raw["prior_blur"].exp()}
+    value = {"gamma": lambda: raw["gamma"].clamp(-5, 5).exp(), "sigma": lambda: MAX_BLUR * torch.sigmoid(raw["sigma"]),
+             "weight": lambda: F.softplus(raw["weight"].clamp(max=30)), "uniform": lambda: torch.sigmoid(raw["uniform"]),
+             "prior_blur": lambda: MAX_BLUR * torch.sigmoid(raw["prior_blur"])}
     loo = _loo_priors(targets)
     base = lps if lps is not None else torch.zeros_like(targets)
     use_prior = lps is None or "weight" in fit
@@ -92,10 +95,11 @@ def fit_parameters(lps: torch.Tensor | None, targets: torch.Tensor, fit: tuple[s
         lp = adapted_log_density(base, value["gamma"]() if on else 0.0, value["sigma"]() if on else 0.0, pri, w, value["uniform"]())
         return -(targets * lp).sum((1, 2)).mean()
     params = [raw[k] for k in fit]
-    if params:
-        opt = torch.optim.Adam(params, lr=0.05)
-        for _ in range(steps):
-            opt.zero_grad(); ls = loss(); ls.backward(); opt.step()
+    if params:                        # a handful of smooth parameters: quasi-Newton converges in a few dozen evaluations
+        opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
+        def closure():
+            opt.zero_grad(); ls = loss(); ls.backward(); return ls
+        opt.step(closure)
     with torch.no_grad():
         out = {k: float(value[k]()) for k in ("gamma", "sigma", "weight", "uniform", "prior_blur")}
         if lps is None: out.update(gamma=0.0, sigma=0.0, weight=1.0)
@@ -190,32 +194,48 @@ def score_pages(lps: torch.Tensor, maps: list[np.ndarray]) -> dict:
         rows.append(score_ai4va(density_to_uint8(log_density(up)[0]).astype(np.float64), m * 255.0))
     return {k: float(np.nanmean([r[k] for r in rows])) for k in AI4VA_METRICS}
 
-def readout_candidate(steps: int) -> str: return f"readout-{steps}"
+STACKED = "calibration+prior"     # what is fitted on top of a refitted readout (its out-of-fold log-densities)
+
+def readout_candidate(steps: int, stacked: bool = False) -> str: return f"readout-{steps}" + (f"+{STACKED}" if stacked else "")
 
 def readout_steps(candidate: str) -> int | None:
-    "K of a `readout-K` candidate; None for the others."
-    return int(candidate.split("-")[1]) if candidate.startswith("readout-") else None
+    "K of a `readout-K` or `readout-K+…` candidate; None for the others."
+    return int(candidate.split("-")[1].split("+")[0]) if candidate.startswith("readout-") else None
+
+def is_stacked(candidate: str) -> bool: return candidate.startswith("readout-") and "+" in candidate
 
 def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarray], k: int = 5, seed: int = 0,
-                   candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None) -> dict:
+                   candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None,
+                   oof: dict | None = None) -> dict:
     """{candidate: {metric: [one mean per fold]}} for zero-shot and each fitted candidate (see above); `readout` =
     (a comicsal model, its `readout_features` of the pages) adds the candidates `readout-K`, the head refitted for K
-    steps, one per K of `READOUT_STEPS` (one `readout_path` per fold)."""
-    ro = [readout_candidate(k) for k in READOUT_STEPS] if readout else []
+    steps, one per K of `READOUT_STEPS` (one `readout_path` per fold), and `readout-K+calibration+prior`, the
+    dataset-level numbers fitted on top of it (on the other folds' out-of-fold log-densities); `oof`, a dict, receives
+    {K: (N, n, n) out-of-fold log-densities of the readout-K} (what `adapt` fits the stacked numbers on)."""
+    folds = folds_of(len(maps), k, seed)
+    ro = [readout_candidate(s, st) for st in (False, True) for s in READOUT_STEPS] if readout else []
     out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *ro)}
-    for te in tqdm(folds_of(len(maps), k, seed), desc="folds", disable=not progress, leave=False):
+    held_lps = {s: torch.zeros_like(lps) for s in READOUT_STEPS} if readout else {}
+    def add(c, r):
+        for m, v in r.items(): out[c][m].append(v)
+    for te in tqdm(folds, desc="folds", disable=not progress, leave=False):
         tr = np.setdiff1d(np.arange(len(maps)), te); held = [maps[i] for i in te]
-        res = {"zero-shot": score_pages(lps[te], held)}
+        add("zero-shot", score_pages(lps[te], held))
         for c in candidates:
-            res[c] = score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held)
+            add(c, score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held))
         if readout:
             path = readout_path(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
             work = with_head(readout[0], path[max(path)])        # one copy of the model; each step count's head loaded into it
-            for k, state in path.items():
+            for s, state in path.items():
                 work.head.load_state_dict(state)
-                res[readout_candidate(k)] = score_pages(readout_log_densities(work, [readout[1][i] for i in te]), held)
-        for c, r in res.items():
-            for m, v in r.items(): out[c][m].append(v)
+                held_lps[s][te] = readout_log_densities(work, [readout[1][i] for i in te])
+                add(readout_candidate(s), score_pages(held_lps[s][te], held))
+    for te in folds if readout else []:                  # stacked: fitted on the other folds' out-of-fold log-densities
+        tr = np.setdiff1d(np.arange(len(maps)), te)
+        for s in READOUT_STEPS:
+            p = fit_parameters(held_lps[s][tr], targets[tr], STEPS[STACKED])
+            add(readout_candidate(s, True), score_pages(apply_parameters(held_lps[s][te], p), [maps[i] for i in te]))
+    if oof is not None: oof.update(held_lps)
     return out
 
 CHOICE_FOLDS = 0.8     # the share of folds whose KLD a candidate must beat zero-shot's on
@@ -296,9 +316,11 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
                                                "at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
         lps, feats = page_inputs(model, [p.image for p in pages], progress)
-        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None)
-        chosen = choose(cv)
-        if readout_steps(chosen): model, p = fit_readout(model, feats, gts, readout_steps(chosen)), {}
+        oof = {}
+        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None, oof=oof)
+        chosen = choose(cv); k = readout_steps(chosen)
+        if k:       # the head refitted on all pages; stacked: the numbers fitted on its out-of-fold log-densities
+            model, p = fit_readout(model, feats, gts, k), (fit_parameters(oof[k], targets, STEPS[STACKED]) if is_stacked(chosen) else {})
         else: p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:

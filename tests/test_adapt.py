@@ -95,9 +95,10 @@ def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     torch.manual_seed(0)
     base = ComicsalModel("none", long_side=128, pretrained=False)
     res = adapt(tmp_path / "ad", data=sample, base=base, folds=3, split="train", progress=False)
-    assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", *(f"readout-{k}" for k in READOUT_STEPS)}
+    assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", *(f"readout-{k}" for k in READOUT_STEPS),
+                           *(f"readout-{k}+calibration+prior" for k in READOUT_STEPS)}
     assert (res.card["readout"] is not None) == res.chosen.startswith("readout-")
-    if res.card["readout"]: assert res.card["readout"]["steps"] == int(res.chosen.split("-")[1])
+    if res.card["readout"]: assert res.card["readout"]["steps"] == int(res.chosen.split("-")[1].split("+")[0])
     pages = discover(sample).split("train")
     feats = readout_features(base, [p.image for p in pages], progress=False)
     fitted = fit_readout(base, feats, [load_map(p.map) for p in pages])
@@ -105,3 +106,27 @@ def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     again = load_model(tmp_path / "m.pt")
     torch.testing.assert_close(readout_log_densities(again.base, feats), readout_log_densities(fitted, feats))
     assert not torch.allclose(readout_log_densities(base, feats), readout_log_densities(fitted, feats), atol=1e-3)
+
+
+def test_stacked_candidate_fits_on_out_of_fold_densities(sample, tmp_path, monkeypatch):
+    "Every page gets an out-of-fold readout density; a stacked choice refits the head and the numbers on top of it."
+    import comicsal.adapt as A
+    from comicsal.data import discover
+    from comicsal.readout import ComicsalModel
+    torch.manual_seed(0)
+    base = ComicsalModel("none", long_side=128, pretrained=False)
+    pages = discover(sample).split("train"); gts = [load_map(p.map) for p in pages]
+    lps, feats = A.page_inputs(base, [p.image for p in pages], progress=False)
+    oof = {}
+    cv = A.cross_validate(lps, A.map_targets(gts), gts, 3, readout=(base, feats), oof=oof)
+    assert sorted(oof) == sorted(A.READOUT_STEPS) and all(v.shape == lps.shape for v in oof.values())
+    for v in oof.values():    # a density for every page, each from a head that did not train on it (so not the base's)
+        torch.testing.assert_close(torch.logsumexp(v.flatten(1), 1), torch.zeros(len(gts)), atol=1e-4, rtol=0)
+        assert not torch.allclose(v, lps, atol=1e-4)
+    assert all(len(cv[A.readout_candidate(k, True)]["KLD"]) == 3 for k in A.READOUT_STEPS)
+    chosen = A.readout_candidate(10, True)
+    monkeypatch.setattr(A, "choose", lambda cv: chosen)
+    res = A.adapt(tmp_path / "st", data=sample, base=base, folds=3, split="train", progress=False)
+    assert res.chosen == chosen and res.card["readout"]["steps"] == 10
+    assert res.params["gamma"] != 1.0 and res.params["weight"] > 0          # the numbers were fitted, on top of the new head
+    assert not torch.allclose(A.readout_log_densities(res.model.base, feats), A.readout_log_densities(base, feats), atol=1e-3)
