@@ -22,22 +22,19 @@ import numpy as np
 import torch
 
 from comicsal.adapt import (
-    STACKED,
     STEPS,
     apply_parameters,
     base_log_densities,
     choose,
     cross_validate,
+    fit_choice,
     fit_parameters,
-    is_stacked,
+    fit_readout,
     map_targets,
     page_inputs,
-    readout_candidate,
     readout_log_densities,
-    readout_path,
     readout_steps,
     score_pages,
-    with_head,
 )
 from comicsal.config import project_root
 from comicsal.data import discover, load_map
@@ -137,12 +134,11 @@ def curves(name, lps, tg, maps, pages=None, readout=None):
             oof = {}
             ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub, oof=oof))
             if readout:
-                k = readout_steps(ch)
-                path = readout_path(readout[0], sub[1], [maps[i] for i in tr], sorted({20, k or 20}))
-                for s, state in path.items():
-                    row[readout_candidate(s)] = score_pages(ro_te := readout_log_densities(with_head(readout[0], state), [readout[1][i] for i in te]), held)
-                    if s == k and is_stacked(ch):     # as `adapt` makes it: the numbers fitted on the out-of-fold densities
-                        row[ch] = score_pages(apply_parameters(ro_te, fit_parameters(oof[k], tg[tr], STEPS[STACKED])), held)
+                row["readout-20"] = score_pages(readout_log_densities(fit_readout(readout[0], sub[1], [maps[i] for i in tr], 20), [readout[1][i] for i in te]), held)
+                if readout_steps(ch):      # as `adapt` makes it
+                    m, p = fit_choice(ch, readout[0], lps[tr], tg[tr], sub[1], [maps[i] for i in tr], oof)
+                    ro_te = readout_log_densities(m, [readout[1][i] for i in te])
+                    row[ch] = score_pages(apply_parameters(ro_te, p) if p else ro_te, held)
             row["adapt (CV choice)"] = row.get(ch, z); chosen.append(ch)
             for k, v in row.items(): acc.setdefault(k, []).append(v)
         print(f"  N={N:<4}" + " | ".join(f"{k} CC {np.mean([v['CC'] for v in r]):.3f} KLD {np.mean([v['KLD'] for v in r]):.3f}"

@@ -31,7 +31,7 @@ __all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAX_BLU
            'CHOICE_FOLDS', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters',
            'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head', 'fit_readout',
            'page_inputs', 'folds_of', 'score_pages', 'readout_candidate', 'readout_steps', 'is_stacked',
-           'cross_validate', 'choose', 'map_files', 'Adaptation', 'adapt']
+           'cross_validate', 'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -249,6 +249,15 @@ def choose(cv: dict) -> str:
                                                    and np.mean(np.asarray(cv[c]["KLD"]) < zk) >= CHOICE_FOLDS)]
     return min(ok, key=lambda c: (mean[c]["KLD"], -mean[c]["CC"]))
 
+def fit_choice(chosen: str, model, lps: torch.Tensor, targets: torch.Tensor, feats: list | None, maps: list[np.ndarray],
+               oof: dict | None = None) -> tuple:
+    """(model, dataset-level parameters) of candidate `chosen` fitted on all the pages: for `readout-K…` the head
+    refitted for K steps (stacked: the numbers fitted on its out-of-fold log-densities `oof`, from `cross_validate`),
+    else the base with the numbers of `chosen` ({} for zero-shot: the model's neutral defaults)."""
+    k = readout_steps(chosen)
+    if k: return fit_readout(model, feats, maps, k), (fit_parameters(oof[k], targets, STEPS[STACKED]) if is_stacked(chosen) else {})
+    return model, (fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {})
+
 # %% ../nbs/19_adapt.ipynb #ad000041
 MAPS_ONLY = {"gamma": 1.0, "weight": 1.0}     # base temperature, prior weight when the prior comes from maps alone
 
@@ -318,10 +327,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
         lps, feats = page_inputs(model, [p.image for p in pages], progress)
         oof = {}
         cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None, oof=oof)
-        chosen = choose(cv); k = readout_steps(chosen)
-        if k:       # the head refitted on all pages; stacked: the numbers fitted on its out-of-fold log-densities
-            model, p = fit_readout(model, feats, gts, k), (fit_parameters(oof[k], targets, STEPS[STACKED]) if is_stacked(chosen) else {})
-        else: p = fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {}     # zero-shot: the model's neutral defaults
+        chosen = choose(cv); model, p = fit_choice(chosen, model, lps, targets, feats, gts, oof)
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
         files = map_files(maps); gts = [load_map(f) for f in files]
