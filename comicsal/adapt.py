@@ -28,10 +28,10 @@ from .zoo import resolve_model
 
 # %% auto #0
 __all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAX_BLUR', 'READOUT', 'READOUT_STEPS', 'STACKED',
-           'CHOICE_FOLDS', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters', 'apply_parameters',
-           'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head', 'fit_readout',
-           'page_inputs', 'folds_of', 'score_pages', 'readout_candidate', 'readout_steps', 'is_stacked',
-           'cross_validate', 'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
+           'CHOICE_FOLDS', 'CHOICE_SE', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters',
+           'apply_parameters', 'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head',
+           'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'readout_candidate', 'readout_steps', 'is_stacked',
+           'cross_validate', 'kld_gain_clear', 'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -239,14 +239,23 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
     return out
 
 CHOICE_FOLDS = 0.8     # the share of folds whose KLD a candidate must beat zero-shot's on
+CHOICE_SE = 2.0        # its mean KLD gain over zero-shot must exceed this many standard errors of the fold-by-fold gains
+
+def kld_gain_clear(kld: list, zero_kld: list, z: float = CHOICE_SE) -> bool:
+    """Is the mean fold-by-fold KLD gain over zero-shot (paired: same fold, same pages) larger than `z` standard errors
+    of those gains? With one fold there is no spread to measure: any gain counts."""
+    d = np.asarray(zero_kld, float) - np.asarray(kld, float)
+    return bool(d.mean() > (z * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0))
 
 def choose(cv: dict) -> str:
     """The candidate with the lowest mean KLD among those no worse than zero-shot on mean CC and mean KLD that beat
-    zero-shot's KLD in at least `CHOICE_FOLDS` of the folds; zero-shot when none does."""
+    zero-shot's KLD in at least `CHOICE_FOLDS` of the folds by a gain clear of the folds' noise (`kld_gain_clear`);
+    zero-shot when none does."""
     mean = {c: {m: float(np.mean(v)) for m, v in r.items()} for c, r in cv.items()}
     z, zk = mean["zero-shot"], np.asarray(cv["zero-shot"]["KLD"])
     ok = [c for c in mean if c == "zero-shot" or (mean[c]["CC"] >= z["CC"] and mean[c]["KLD"] <= z["KLD"]
-                                                   and np.mean(np.asarray(cv[c]["KLD"]) < zk) >= CHOICE_FOLDS)]
+                                                   and np.mean(np.asarray(cv[c]["KLD"]) < zk) >= CHOICE_FOLDS
+                                                   and kld_gain_clear(cv[c]["KLD"], zk))]
     return min(ok, key=lambda c: (mean[c]["KLD"], -mean[c]["CC"]))
 
 def fit_choice(chosen: str, model, lps: torch.Tensor, targets: torch.Tensor, feats: list | None, maps: list[np.ndarray],
