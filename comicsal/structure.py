@@ -30,7 +30,7 @@ from .data import UnreadableImage, load_page
 from .metrics import Report
 
 # %% auto #0
-__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_PAD', 'TEXT_STRIDE', 'DETECTOR',
+__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_STROKE', 'PANEL_PAD', 'TEXT_STRIDE', 'DETECTOR',
            'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
            'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once',
            'load_panel_net', 'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection',
@@ -172,9 +172,9 @@ def _block2(a, b):
 PANEL_MAPS = ("interior", "core")
 
 class PanelNet(nn.Module):
-    """Tiny U-Net (2× pixel-unshuffle, 4 downsamplings): (B, 5, H, W) panel features, H and W multiples of 32 →
+    """Tiny U-Net (2× pixel-unshuffle, 4 downsamplings): (B, 8, H, W) panel features, H and W multiples of 32 →
     logits (B, 2, H, W) of `PANEL_MAPS`."""
-    def __init__(self, cin: int = 5, ch=(12, 16, 24, 32, 48), nout: int = len(PANEL_MAPS)):
+    def __init__(self, cin: int = 8, ch=(12, 16, 24, 32, 48), nout: int = len(PANEL_MAPS)):
         super().__init__()
         self.enc = nn.ModuleList([_block2(4 * cin if i == 0 else ch[i - 1], c) for i, c in enumerate(ch)])
         self.dec = nn.ModuleList([_block2(ch[i + 1] + ch[i], ch[i]) for i in range(len(ch) - 1)])
@@ -191,11 +191,12 @@ class PanelNet(nn.Module):
 
 # %% ../nbs/09_structure.ipynb #78e7c984
 PANEL_RULE = 41                                       # px at the working scale: ink this long in a straight line is a rule
-PANEL_PAD = np.array([1, 0, 1, 0, 0], np.float32)     # the features beyond the page: white, no ink, all gutter, no rules
+PANEL_STROKE = 15                                     # ... and ink this long, 90 % covered, a stroke (a short or slanted border)
+PANEL_PAD = np.array([1, 0, 1, 0, 0, 1, 0, 0], np.float32)   # the features beyond the page: white, no ink, all gutter, no rules
 
 def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
-    """(5, h, w) float32 — gray, ink fraction, gutter fraction, horizontal and vertical rules — at a quarter of the
-    working scale, and the page→feature scale."""
+    """(8, h, w) float32 — gray, ink fraction, gutter fraction, horizontal and vertical rules, the darkest gray, horizontal
+    and vertical strokes — at a quarter of the working scale, and the page→feature scale."""
     H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
     if abs(s - 1) > 0.01:
         img = resize(img, (round(H * s), round(W * s)), order=1, anti_aliasing=s < 1, preserve_range=True).astype(np.float32)
@@ -204,9 +205,10 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     ink = np.abs(img - paper_colour(img, 0.01)).max(-1) > 0.2
     gut = gutter_mask(img)
     cells = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4)
-    rule = lambda axis: ndi.uniform_filter1d(ink.astype(np.float32), PANEL_RULE, axis=axis) > 0.97
-    return np.stack([cells(img.mean(-1)).mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)),
-                     cells(rule(1)).max((1, 3)), cells(rule(0)).max((1, 3))]), s / 4
+    rule = lambda axis, n=PANEL_RULE, t=0.97: cells(ndi.uniform_filter1d(ink.astype(np.float32), n, axis=axis) > t).max((1, 3))
+    gray = cells(img.mean(-1))
+    return np.stack([gray.mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)), rule(1), rule(0),
+                     gray.min((1, 3)), rule(1, PANEL_STROKE, 0.9), rule(0, PANEL_STROKE, 0.9)]), s / 4
 
 # %% ../nbs/09_structure.ipynb #a8adfe88
 _NETS: dict = {}
@@ -226,6 +228,9 @@ def load_panel_net(path: str | Path | None = None) -> PanelNet:
         if state["head.weight"].shape[0] != 4 * len(PANEL_MAPS):
             raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal (one output map, not {len(PANEL_MAPS)}); "
                                 "retrain them with `train_panel_net` (the detector training chapter).")
+        if state["enc.0.0.weight"].shape[1] != 4 * len(PANEL_PAD):
+            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal ({state['enc.0.0.weight'].shape[1] // 4} "
+                                f"input maps, not {len(PANEL_PAD)}); retrain them with `train_panel_net` (the detector training chapter).")
         net = PanelNet(); net.load_state_dict(state); return net.eval()
     return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
 
@@ -441,7 +446,7 @@ def structure_channels(images: torch.Tensor, hw: tuple[int, int], names=STRUCTUR
     return torch.stack(out).to(images.device)
 
 # %% ../nbs/09_structure.ipynb #7a0e0102
-DETECTOR = "comicsal-structure-2"      # 2: the panel network with rules and cores (2026-12-05)
+DETECTOR = "comicsal-structure-3"      # 3: the panel network also sees each cell's darkest gray and short strokes (2026-12-07); 2: rules and cores
 
 def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int] | None = None) -> dict:
     """Panels (in reading order) and text boxes of a page (H, W, 3 floats in [0, 1]), in the pixels of a page of

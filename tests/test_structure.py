@@ -60,7 +60,9 @@ def test_blank_and_tiny_pages():
 def test_detection_at_any_page_size(tmp_path):
     "A page scanned at 220 px or at 5000 px on the long side: the same panels as at its own size, in the page's own pixels."
     from comicsal.structure import detect_folder
-    # a 6-panel page, read perfectly at its own size; how dense pages fare at 220–300 px is measured in the chapter
+    # a 6-panel page; how dense pages fare at 220–300 px is measured in the chapter. Since the stroke maps
+    # (comicsal-structure-3) the page's own size gets two false splits (a figure's body, a hatched ground line) that
+    # the small scan does not, so each size is checked against the answer key, in the page's own pixels
     pg = synth_page(5, "val", 5)
     im = Image.fromarray(pg.image)
     H, W = pg.image.shape[:2]
@@ -71,13 +73,14 @@ def test_detection_at_any_page_size(tmp_path):
     detect_folder(tmp_path / "in", tmp_path / "out", progress=False)
     native = detect_panels(pg.image.astype(np.float32) / 255)
     truth = [p["box"] for p in pg.layout["panels"]]
-    assert match_boxes(native, truth)[0] >= len(truth) - 2            # the page itself is read well
+    ntp, nfp, _ = match_boxes(native, truth)
+    assert ntp >= len(truth) - 1                                      # the page itself: its panels found
     for side in (220, 5000):
         det = json.loads((tmp_path / "out" / f"p{side}.json").read_text())
         s = W / det["width"]
         found = [[v * s for v in b] for b in det["panels"]]
-        tp, fp, fn = match_boxes(found, native)
-        assert tp >= len(native) - 1 and fp <= 1, (side, tp, fp, fn)
+        tp, fp, fn = match_boxes(found, truth)
+        assert tp >= len(truth) - 1 and fp <= nfp, (side, tp, fp, fn)  # ... at any size, no more false boxes than natively
 
 
 # -- the structure commands: real pages (OpenMantra, ../shared) and synthetic ones ---------------------------------
