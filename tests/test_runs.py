@@ -147,8 +147,12 @@ def test_ctrl_c_on_a_run_prints_no_traceback(tmp_path):
                              new_code_cell("import pathlib, time\npathlib.Path(out_dir, 'started').touch()\ntime.sleep(seconds)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "nbs" / "pipelines" / "sleep.ipynb")
+    # as a terminal's foreground job: Ctrl-C not ignored, even when the tests themselves run as a background job of a
+    # script (a non-interactive shell starts those with SIGINT ignored, children inherit it, and Python then never
+    # raises KeyboardInterrupt — this test hung for that reason, not comicsal's)
     p = subprocess.Popen([Path(sys.executable).parent / "comicsal", "run", "sleep", "--no-progress"], cwd=tmp_path, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                          env={**os.environ, "COMICSAL_RESULTS": str(tmp_path / "results")})
     t = time.monotonic()
     while not list((tmp_path / "results" / "runs").glob("*/started")) and time.monotonic() - t < 180 and p.poll() is None:
