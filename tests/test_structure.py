@@ -60,7 +60,7 @@ def test_blank_and_tiny_pages():
 def test_detection_at_any_page_size(tmp_path):
     "A page scanned at 220 px or at 5000 px on the long side: the same panels as at its own size, in the page's own pixels."
     from comicsal.structure import detect_folder
-    # a 6-panel page; how dense pages fare at 220–300 px is measured in the chapter. Since the stroke maps
+    # a 6-panel page; how dense pages fare at 220–300 px is measured in the chapter. Since the eight input maps
     # (comicsal-structure-3) the page's own size gets two false splits (a figure's body, a hatched ground line) that
     # the small scan does not, so each size is checked against the answer key, in the page's own pixels
     pg = synth_page(5, "val", 5)
