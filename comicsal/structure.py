@@ -225,12 +225,11 @@ def load_weights_once(path, shipped: str, build, remedy: str):
 def load_panel_net(path: str | Path | None = None) -> PanelNet:
     "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
     def build(state):
-        if state["head.weight"].shape[0] != 4 * len(PANEL_MAPS):
-            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal (one output map, not {len(PANEL_MAPS)}); "
-                                "retrain them with `train_panel_net` (the detector training chapter).")
-        if state["enc.0.0.weight"].shape[1] != 4 * len(PANEL_PAD):
-            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal ({state['enc.0.0.weight'].shape[1] // 4} "
-                                f"input maps, not {len(PANEL_PAD)}); retrain them with `train_panel_net` (the detector training chapter).")
+        got = (state["enc.0.0.weight"].shape[1] // 4, state["head.weight"].shape[0] // 4)   # (input, output) maps
+        if got != (len(PANEL_PAD), len(PANEL_MAPS)):
+            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal ({got[0]} input and "
+                                f"{got[1]} output maps, not {len(PANEL_PAD)} and {len(PANEL_MAPS)}); retrain them with `train_panel_net` "
+                                "(the detector training chapter).")
         net = PanelNet(); net.load_state_dict(state); return net.eval()
     return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
 
