@@ -16,6 +16,10 @@ Leave one style out: with `--train-panels`, a fifth fold trains on the four Open
 on pages of the generator's held-out configuration (a drawing style and layouts no fold saw), and every fold is
 also scored on stress variations of its held-out pages — scanned small (long side 180–600 px), printed in colour,
 with dark gutters (panel F1) — and on pages of the held-out series' text alone (panels found per page; right: 0).
+
+Which input map does what: `--panel-maps gray,ink,gutter,rule_h,rule_v,darkest` (any of the structure chapter's
+`PANEL_FEATURES`) trains and scores every fold's network — and the generator fold's — on those maps alone; with
+`--train-panels 16` it re-runs one row of the chapter's ablation (seed 0; `--panel-seed` for the others).
 """
 import argparse
 import shutil
@@ -33,12 +37,14 @@ from comicsal.config import project_root
 from comicsal.data import load_page
 from comicsal.detector_training import colourise, dark_gutters, small_scan, text_pages, train_panel_net, train_text_net
 from comicsal.structure import (
+    PANEL_FEATURES,
     WORK_SIDE,
     _prf,
     detect_balloons,
     detect_panels,
     detect_panels_classical,
     detect_text,
+    feature_index,
     match_boxes,
     order_agreement,
     reading_order,
@@ -83,21 +89,23 @@ def stress(a, pages, series, work, pweights, tmp):
             img, (H, W) = work[p.key]; f = img.shape[0] / H
             for kind, im in (("as is", img), ("small", small_scan(img, rng)), ("colour", colourise(img, p.panels, f, rng)),
                              ("dark", dark_gutters(img, p.panels, f, rng))):
-                c[kind] += counts(scale_boxes(detect_panels(im, p.direction, pweights[s]), img.shape[:2], (H, W)), p.panels, 0.5)
-        neg = np.mean([len(detect_panels(im, "ltr", pweights[s])) for im in text_pages([p for p in pages if p.series == s], 8, rng)])
+                c[kind] += counts(scale_boxes(detect_panels(im, p.direction, pweights[s], a.panel_maps), img.shape[:2], (H, W)), p.panels, 0.5)
+        neg = np.mean([len(detect_panels(im, "ltr", pweights[s], a.panel_maps)) for im in text_pages([p for p in pages if p.series == s], 8, rng)])
         rows.append([_prf(*c[k])[2] for k in ("as is", "small", "colour", "dark")] + [neg])
         print(f"{s:<18}" + "".join(f"{v:>8.3f}" for v in rows[-1][:4]) + f"{neg:>11.2f}")
     if a.train_panels:
         from comicsal.observers import SynthParams
         from comicsal.synth import synth_dataset
         t = time.perf_counter()
-        torch.save(train_panel_net(pages, epochs=a.train_panels, seed=0, progress=False), tmp / "panels-generator.pt")
+        torch.save(train_panel_net(pages, epochs=a.train_panels, seed=a.panel_seed, progress=False, maps=a.panel_maps),
+                   tmp / "panels-generator.pt")
         held = load_structure(synth_dataset(tmp / "synth-style", a.synth_pages, 0, 0, seed=17, progress=False,
                                             params=SynthParams.preset("heldout"), workers=2))
         c = np.zeros(3)
         for p in held:
             x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
-            c += counts(scale_boxes(detect_panels(img, p.direction, tmp / "panels-generator.pt"), img.shape[:2], (H, W)), p.panels, 0.5)
+            c += counts(scale_boxes(detect_panels(img, p.direction, tmp / "panels-generator.pt", a.panel_maps), img.shape[:2], (H, W)),
+                        p.panels, 0.5)
         rows.append([_prf(*c)[2]] + [np.nan] * 4)
         print(f"{'generator pages':<18}{rows[-1][0]:>8.3f}   (trained on OpenMantra alone in {time.perf_counter() - t:.0f} s; "
               f"{a.synth_pages} pages of the held-out configuration)")
@@ -118,8 +126,15 @@ def main():
                     help="per-fold panel network weights trained without each series: DIR/*<series>*.pt (else the shipped ones)")
     ap.add_argument("--text-fold-weights", type=Path, metavar="DIR",
                     help="per-fold text weights already trained without each series: DIR/*<series>*.pt")
+    ap.add_argument("--panel-maps", default=",".join(PANEL_FEATURES), metavar="NAMES",
+                    help=f"the panel network's input maps, comma-separated (default: all of {','.join(PANEL_FEATURES)})")
+    ap.add_argument("--panel-seed", type=int, default=0, help="the seed of each fold's panel training")
     ap.add_argument("--only-synth", action="store_true", help="only the synthetic pages (no OpenMantra)")
     a = ap.parse_args()
+    a.panel_maps = tuple(m.strip() for m in a.panel_maps.split(",") if m.strip())
+    feature_index(a.panel_maps)                    # unknown names: an error that lists the known ones
+    if a.panel_maps != PANEL_FEATURES and not (a.train_panels or a.panel_fold_weights):
+        raise SystemExit("--panel-maps: the shipped network reads all the maps; train networks on fewer with --train-panels")
     torch.set_num_threads(2)
     if a.only_synth: return synthetic(a)
     pages = load_structure(a.openmantra)
@@ -144,9 +159,11 @@ def main():
                                              params=SynthParams.preset(a.panel_synth_preset), workers=2))
         for s in series:
             t = time.perf_counter()
-            torch.save(train_panel_net([p for p in pages if p.series != s] + synth, epochs=a.train_panels, seed=0, progress=False), tmp / f"panels-{s}.pt")
+            torch.save(train_panel_net([p for p in pages if p.series != s] + synth, epochs=a.train_panels, seed=a.panel_seed,
+                                       progress=False, maps=a.panel_maps), tmp / f"panels-{s}.pt")
             pweights[s] = tmp / f"panels-{s}.pt"
-            print(f"panel network without {s}: {a.train_panels} epochs in {time.perf_counter() - t:.0f} s")
+            print(f"panel network without {s}: {a.train_panels} epochs in {time.perf_counter() - t:.0f} s "
+                  f"(maps {','.join(a.panel_maps)}; seed {a.panel_seed})")
     if a.train_text:
         from comicsal.synth import synth_dataset
         synth = load_structure(synth_dataset(tmp / "synth", 100, 0, 0, seed=11, progress=False))
@@ -168,7 +185,7 @@ def main():
         for k, setting in enumerate(PANEL_GRID):
             t = time.perf_counter(); boxes = sc(detect_panels_classical(img, p.direction, **setting)); times["classical panels"].append(time.perf_counter() - t)
             pc[p.series, k] += counts(boxes, p.panels, 0.5)
-        t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, pweights[p.series])); times["panels"].append(time.perf_counter() - t)
+        t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, pweights[p.series], a.panel_maps)); times["panels"].append(time.perf_counter() - t)
         lc[p.series] += counts(boxes, p.panels, 0.5); order[p.series] += order_agreement(boxes, p.panels)
         t = time.perf_counter(); tb = sc(detect_text(img, weights[p.series]).boxes); times["text"].append(time.perf_counter() - t)
         tc[p.series] += counts(tb, p.text, 0.5); tc3[p.series] += counts(tb, p.text, 0.3)

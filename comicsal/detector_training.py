@@ -12,7 +12,7 @@ from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from .data import load_page
-from .structure import PANEL_PAD, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, panel_features, paper_colour, text_maps
+from .structure import PANEL_FEATURES, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet, luminance, maps_to_boxes, match_boxes, pad_features, panel_features, paper_colour, text_maps
 
 # %% auto #0
 __all__ = ['PANEL_CORE_SHRINK', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'small_scan', 'dark_gutters', 'colourise',
@@ -110,52 +110,55 @@ _VARY = {"small scan": lambda img, boxes, f, rng: (small_scan(img, rng), boxes),
          "colour": lambda img, boxes, f, rng: (colourise(img, boxes, f, rng), boxes),
          "dark gutters": lambda img, boxes, f, rng: (dark_gutters(img, boxes, f, rng), boxes), "divided": divide_panels}
 
-def _panel_item(img, boxes, H, W):
-    f, s = panel_features(img); s *= WORK_SIDE / max(H, W)    # page px → grid
+def _panel_item(img, boxes, H, W, maps=PANEL_FEATURES):
+    f, s = panel_features(img, maps); s *= WORK_SIDE / max(H, W)    # page px → grid
     t = _panel_target(boxes, f.shape[1:], s); inbox = _panel_target(boxes, f.shape[1:], s, 0)
     return f, np.stack([t, _panel_target(boxes, f.shape[1:], s, core=PANEL_CORE_SHRINK)]), (1 + 4 * ((inbox == 1) & (t == 0))).astype(np.float32)
 
-def _panel_data(pages: list, progress: bool, rng=None, variations: dict | None = None, text_only: int = 0) -> list:
-    """(features, (interior, core) targets, loss weights) of each page and of its drawn `variations` ({name: chance},
-    see `_VARIATIONS`), and of `text_only` pages of text alone, on the feature grid."""
+def _panel_data(pages: list, progress: bool, rng=None, variations: dict | None = None, text_only: int = 0,
+                maps=PANEL_FEATURES) -> list:
+    """(features (`maps`), (interior, core) targets, loss weights) of each page and of its drawn `variations` ({name:
+    chance}, see `_VARIATIONS`), and of `text_only` pages of text alone, on the feature grid."""
     rng = rng if rng is not None else np.random.default_rng(0); variations = variations or {}
     data = []
     for pg in tqdm(pages, desc="panel pages", unit="page", disable=not progress, leave=False):
         x, (H, W) = load_page(pg.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy(); f = img.shape[0] / H
-        data.append(_panel_item(img, pg.panels, H, W))
+        data.append(_panel_item(img, pg.panels, H, W, maps))
         for name, chance in variations.items():
             if rng.random() >= chance: continue
-            data.append(_panel_item(*_VARY[name](img, pg.panels, f, rng), H, W))
-    data += [_panel_item(img, [], *img.shape[:2]) for img in text_pages(pages, text_only, rng)]
+            data.append(_panel_item(*_VARY[name](img, pg.panels, f, rng), H, W, maps))
+    data += [_panel_item(img, [], *img.shape[:2], maps) for img in text_pages(pages, text_only, rng)]
     return data
 
-def _panel_sample(x, t, w, Hc: int, Wc: int, rng):
-    "One training sample: a page padded to (Hc, Wc) at a random offset, flipped at random, contrast jittered."
+def _panel_sample(x, t, w, Hc: int, Wc: int, rng, maps=PANEL_FEATURES):
+    "One training sample: a page padded to (Hc, Wc) at a random offset, flipped at random, the gray map's contrast jittered."
     h, wd = t.shape[1:]
     py, px = rng.integers(Hc - h + 1), rng.integers(Wc - wd + 1)
     P = ((py, Hc - h - py), (px, Wc - wd - px))
-    x = np.stack([np.pad(x[c], P, constant_values=PANEL_PAD[c]) for c in range(len(x))])
+    x = pad_features(x, Hc, Wc, maps, (py, px))
     t = np.stack([np.pad(c, P) for c in t]); w = np.pad(w, P)
     if rng.random() < .5: x, t, w = x[:, :, ::-1], t[:, :, ::-1], w[:, ::-1]
     if rng.random() < .5: x, t, w = x[:, ::-1], t[:, ::-1], w[::-1]
-    x = x.copy(); x[0] = np.clip((x[0] - .5) * rng.uniform(.7, 1.3) + .5 + rng.uniform(-.1, .1), 0, 1)
+    x = x.copy(); g = list(maps).index("gray") if "gray" in maps else None
+    a, b = rng.uniform(.7, 1.3), rng.uniform(-.1, .1)
+    if g is not None: x[g] = np.clip((x[g] - .5) * a + .5 + b, 0, 1)
     return x, t.copy(), w.copy()
 
 # %% ../nbs/10_detector_training.ipynb #59d37e68
 def train_panel_net(pages: list, epochs: int = 16, batch: int = 8, seed: int = 0, progress: bool = True,
-                    variations: dict | None = _VARIATIONS, text_only: int = 20) -> dict:
+                    variations: dict | None = _VARIATIONS, text_only: int = 20, maps=PANEL_FEATURES) -> dict:
     """Train `PanelNet` on annotated `StructurePage`s, their `variations` and `text_only` pages of text alone (see
-    above); return its state dict."""
+    above), reading the input `maps` (the structure chapter's `PANEL_FEATURES`, or some of them); return its state dict."""
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    data = _panel_data(pages, progress, rng, variations, text_only)
-    net = PanelNet().train()
+    data = _panel_data(pages, progress, rng, variations, text_only, maps)
+    net = PanelNet(cin=len(maps)).train()
     total = epochs * max(1, len(data) // batch)
     opt = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=total, pct_start=0.1)
     for _ in tqdm(range(total), desc="train panels", unit="step", disable=not progress, leave=False):
         idx = rng.integers(len(data), size=batch)
         Hc = max(-(-data[i][1].shape[1] // 32) * 32 for i in idx); Wc = max(-(-data[i][1].shape[2] // 32) * 32 for i in idx)
-        x, t, w = (torch.from_numpy(np.stack(v)).float() for v in zip(*[_panel_sample(*data[i], Hc, Wc, rng) for i in idx]))
+        x, t, w = (torch.from_numpy(np.stack(v)).float() for v in zip(*[_panel_sample(*data[i], Hc, Wc, rng, maps) for i in idx]))
         loss = (F.binary_cross_entropy_with_logits(net(x), t, reduction="none") * w[:, None]).sum() / w.sum() / t.shape[1]
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval().state_dict()

@@ -30,13 +30,14 @@ from .data import UnreadableImage, load_page
 from .metrics import Report
 
 # %% auto #0
-__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_STROKE', 'PANEL_PAD', 'TEXT_STRIDE', 'DETECTOR',
-           'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask', 'detect_panels_classical', 'scale_boxes',
-           'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet', 'panel_features', 'load_weights_once',
-           'load_panel_net', 'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection',
-           'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text',
-           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
-           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
+__all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_STROKE', 'PANEL_FEATURES', 'PANEL_PAD',
+           'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask',
+           'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet',
+           'feature_index', 'panel_features', 'load_weights_once', 'load_panel_net', 'pad_features',
+           'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons',
+           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map',
+           'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder',
+           'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/09_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -192,11 +193,19 @@ class PanelNet(nn.Module):
 # %% ../nbs/09_structure.ipynb #78e7c984
 PANEL_RULE = 41                                       # px at the working scale: ink this long in a straight line is a rule
 PANEL_STROKE = 15                                     # ... and ink this long, 90 % covered, a stroke (a short or slanted border)
+PANEL_FEATURES = ("gray", "ink", "gutter", "rule_h", "rule_v", "darkest", "stroke_h", "stroke_v")   # the maps, in order
 PANEL_PAD = np.array([1, 0, 1, 0, 0, 1, 0, 0], np.float32)   # the features beyond the page: white, no ink, all gutter, no rules
 
-def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
+def feature_index(maps=PANEL_FEATURES) -> list[int]:
+    "Where the named maps (a subset of `PANEL_FEATURES`, any order) sit in `panel_features`' full stack."
+    bad = [m for m in maps if m not in PANEL_FEATURES]
+    if bad or not maps: raise ComicsalError(f"panel maps {list(maps)}: unknown {bad}; choose among {', '.join(PANEL_FEATURES)}.")
+    return [PANEL_FEATURES.index(m) for m in maps]
+
+def panel_features(img: np.ndarray, maps=PANEL_FEATURES) -> tuple[np.ndarray, float]:
     """(8, h, w) float32 — gray, ink fraction, gutter fraction, horizontal and vertical rules, the darkest gray, horizontal
-    and vertical strokes — at a quarter of the working scale, and the page→feature scale."""
+    and vertical strokes (`PANEL_FEATURES`) — at a quarter of the working scale, and the page→feature scale; `maps`
+    keeps some of them (what a network trained on fewer maps reads: the ablation below)."""
     H, W = img.shape[:2]; s = WORK_SIDE / max(H, W)
     if abs(s - 1) > 0.01:
         img = resize(img, (round(H * s), round(W * s)), order=1, anti_aliasing=s < 1, preserve_range=True).astype(np.float32)
@@ -207,8 +216,9 @@ def panel_features(img: np.ndarray) -> tuple[np.ndarray, float]:
     cells = lambda a: a.astype(np.float32).reshape(h4 // 4, 4, w4 // 4, 4)
     rule = lambda axis, n=PANEL_RULE, t=0.97: cells(ndi.uniform_filter1d(ink.astype(np.float32), n, axis=axis) > t).max((1, 3))
     gray = cells(img.mean(-1))
-    return np.stack([gray.mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)), rule(1), rule(0),
-                     gray.min((1, 3)), rule(1, PANEL_STROKE, 0.9), rule(0, PANEL_STROKE, 0.9)]), s / 4
+    f = np.stack([gray.mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)), rule(1), rule(0),
+                  gray.min((1, 3)), rule(1, PANEL_STROKE, 0.9), rule(0, PANEL_STROKE, 0.9)])
+    return (f if tuple(maps) == PANEL_FEATURES else f[feature_index(maps)]), s / 4
 
 # %% ../nbs/09_structure.ipynb #a8adfe88
 _NETS: dict = {}
@@ -222,23 +232,29 @@ def load_weights_once(path, shipped: str, build, remedy: str):
         _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
     return _NETS[path]
 
-def load_panel_net(path: str | Path | None = None) -> PanelNet:
-    "The panel network from a weights file (default: the shipped `structure-panels.pt`)."
+def load_panel_net(path: str | Path | None = None, maps=PANEL_FEATURES) -> PanelNet:
+    "The panel network from a weights file (default: the shipped `structure-panels.pt`), trained on the input `maps`."
     def build(state):
-        got = (state["enc.0.0.weight"].shape[1] // 4, state["head.weight"].shape[0] // 4)   # (input, output) maps
-        if got != (len(PANEL_PAD), len(PANEL_MAPS)):
-            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal ({got[0]} input and "
-                                f"{got[1]} output maps, not {len(PANEL_PAD)} and {len(PANEL_MAPS)}); retrain them with `train_panel_net` "
-                                "(the detector training chapter).")
-        net = PanelNet(); net.load_state_dict(state); return net.eval()
-    return load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
+        net = PanelNet(cin=state["enc.0.0.weight"].shape[1] // 4, nout=state["head.weight"].shape[0] // 4)
+        net.load_state_dict(state); return net.eval()
+    net = load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
+    got = (net.enc[0][0].in_channels // 4, net.head.out_channels // 4)      # (input, output) maps
+    if got != (len(maps), len(PANEL_MAPS)):
+        raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal or for other "
+                            f"input maps ({got[0]} input and {got[1]} output maps, not {len(maps)} and {len(PANEL_MAPS)}); retrain "
+                            "them with `train_panel_net` (the detector training chapter) or pass the maps they were trained on.")
+    return net
 
-def panel_probability(img: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
+def pad_features(x: np.ndarray, H: int, W: int, maps=PANEL_FEATURES, at: tuple[int, int] = (0, 0)) -> np.ndarray:
+    "Features `x` (of `maps`) padded to (H, W) with what lies beyond a page (`PANEL_PAD`), the page's corner at `at`."
+    h, w = x.shape[1:]; P = ((at[0], H - h - at[0]), (at[1], W - w - at[1]))
+    return np.stack([np.pad(c, P, constant_values=v) for c, v in zip(x, PANEL_PAD[feature_index(maps)])])
+
+def panel_probability(img: np.ndarray, weights=None, maps=PANEL_FEATURES) -> tuple[np.ndarray, float]:
     "((2, h, w) interior and core probabilities on the feature grid, page→grid scale) of a page."
-    x, s = panel_features(img); c, h, w = x.shape
-    H, W = -(-h // 32) * 32, -(-w // 32) * 32
-    xp = np.stack([np.pad(x[i], ((0, H - h), (0, W - w)), constant_values=PANEL_PAD[i]) for i in range(c)])
-    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights)(torch.from_numpy(xp)[None]))[0, :, :h, :w].numpy()
+    x, s = panel_features(img, maps); h, w = x.shape[1:]
+    xp = pad_features(x, -(-h // 32) * 32, -(-w // 32) * 32, maps)
+    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights, maps)(torch.from_numpy(xp)[None]))[0, :, :h, :w].numpy()
     return p, s
 
 # %% ../nbs/09_structure.ipynb #7a0e0403
@@ -269,12 +285,14 @@ def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, core_thr: float = 0.5
     return out
 
 # %% ../nbs/09_structure.ipynb #34eddd0b
-def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None) -> list[list[float]]:
-    """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned.
-    A page without panels — text alone, or blank — gives none; a cover or splash page whose picture fills it gives one
-    box, the picture (OpenMantra's own convention for its seven such pages)."""
+def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None, maps=PANEL_FEATURES) -> list[list[float]]:
+    """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned
+    (`weights`: another network's file, trained on the input `maps`). A page without panels — text alone, or blank —
+    gives none; a cover or splash page whose picture fills it gives one box, the picture (OpenMantra's own convention
+    for its seven such pages)."""
     H, W = img.shape[:2]
-    boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])] for b in panel_boxes(*panel_probability(img, weights))]
+    boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])]
+             for b in panel_boxes(*panel_probability(img, weights, maps))]
     return [boxes[i] for i in reading_order(boxes, direction)]
 
 # %% ../nbs/09_structure.ipynb #e0dbabd5
