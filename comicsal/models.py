@@ -18,8 +18,8 @@ from .config import ComicsalError
 from .data import grid_target
 
 # %% auto #0
-__all__ = ['BASELINES', 'MODEL_KINDS', 'grid_mask_windows', 'log_density', 'resize_mask', 'density_to_uint8', 'page_grid',
-           'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'gaussian_blur',
+__all__ = ['BLUR_FLOOR', 'BASELINES', 'MODEL_KINDS', 'grid_mask_windows', 'log_density', 'resize_mask', 'density_to_uint8',
+           'page_grid', 'SaliencyModel', 'UniformModel', 'CentreBiasModel', 'DatasetMeanModel', 'gaussian_blur',
            'SpectralResidualModel', 'register_model', 'build_model', 'trainable_state', 'nonfinite_tensors',
            'save_checkpoint', 'read_checkpoint', 'load_model']
 
@@ -139,11 +139,25 @@ class DatasetMeanModel(SaliencyModel):
         return torch.log(m.clamp_min(1e-12)).expand(images.shape[0], -1, -1)
 
 # %% ../nbs/11_models.ipynb #mo_gb1
+BLUR_FLOOR = 0.3       # px: the narrowest blur (narrower is all but the identity)
+
+class _Floor(torch.autograd.Function):
+    "max(σ, floor), whose gradient below the floor still passes where it would raise σ (see above)."
+    @staticmethod
+    def forward(ctx, s, floor):
+        ctx.save_for_backward(s); ctx.floor = floor; return s.clamp_min(floor)
+    @staticmethod
+    def backward(ctx, g):
+        s, = ctx.saved_tensors
+        return torch.where(s < ctx.floor, g.clamp(max=0), g), None
+
+def _floor(sigma: torch.Tensor, floor: float = BLUR_FLOOR) -> torch.Tensor: return _Floor.apply(sigma, floor)
+
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Separable Gaussian blur of (B, C, H, W) (σ in pixels, may be a learnable tensor). Outside the image — and
     outside `mask` (B, 1, H, W), e.g. batch padding — counts as missing: the blur is renormalised by the blurred
-    weight of what is there, so borders are not darkened and padding does not leak in."""
-    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).clamp_min(0.3)
+    weight of what is there, so borders are not darkened and padding does not leak in. σ is at least `BLUR_FLOOR`."""
+    sigma = _floor(torch.as_tensor(sigma, dtype=x.dtype, device=x.device))
     s = float(sigma.detach())
     if not math.isfinite(s): raise FloatingPointError(f"the blur width σ = {s} is not finite (diverged weights)")
     # Each axis's kernel reaches at most n − 2 pixels (n: that axis's length): farther is (almost) off the image anyway,

@@ -28,7 +28,7 @@ from .data import Discovery, Page, UnreadableImage, discover, grid_target, load_
 from .dist import all_sum, barrier, dist_info, gather_objects, on_main_first, rank_device, shard
 from .fixations import scanpath_file
 from .metrics import evaluate
-from .models import BASELINES, SaliencyModel, build_model, log_density, read_checkpoint, save_checkpoint, trainable_state
+from .models import BASELINES, BLUR_FLOOR, SaliencyModel, build_model, log_density, read_checkpoint, save_checkpoint, trainable_state
 from .options import TEMPORAL_TRAIN, TIME_SECONDS, TIME_SLICES, TrainConfig
 from .predict import logits_to_density, page_logits
 from .priors import STRUCTURE_PRIORS
@@ -621,7 +621,7 @@ def train_temporal(base, data, out: str | Path, k: int = TIME_SLICES, seconds: f
                "pages": {s: len(v) for s, v in split_pages.items()}, "share": model.temporal.share.tolist(),
                "static_nll": ref, "history": history,
                "ig_over_static_bits": {"train": gain("train", "train_nll"), "val": gain("val", "val_nll")},
-               "blur": model.temporal.log_blur.exp().tolist(), "gain": model.temporal.gain.tolist(),
+               "blur": model.temporal.log_blur.exp().clamp_min(BLUR_FLOOR).tolist(), "gain": model.temporal.gain.tolist(),   # blur: the widths in use
                "regime_by_style": _regime_by_style(model, split_pages["train"], feats["train"]),
                "comicsal_version": comicsal.__version__}
     save_checkpoint(out / "model.pt", model, temporal_training=json.loads(json.dumps(summary)))
