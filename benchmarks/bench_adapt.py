@@ -23,6 +23,7 @@ import torch
 
 from comicsal.adapt import (
     STEPS,
+    Candidate,
     apply_parameters,
     base_log_densities,
     choose,
@@ -33,7 +34,6 @@ from comicsal.adapt import (
     map_targets,
     page_inputs,
     readout_log_densities,
-    readout_steps,
     score_pages,
 )
 from comicsal.config import project_root
@@ -135,7 +135,7 @@ def curves(name, lps, tg, maps, pages=None, readout=None):
             ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub, oof=oof))
             if readout:
                 row["readout-20"] = score_pages(readout_log_densities(fit_readout(readout[0], sub[1], [maps[i] for i in tr], 20), [readout[1][i] for i in te]), held)
-                if readout_steps(ch):      # as `adapt` makes it
+                if Candidate.of(ch).readout:      # as `adapt` makes it
                     m, p = fit_choice(ch, readout[0], lps[tr], tg[tr], sub[1], [maps[i] for i in tr], oof)
                     ro_te = readout_log_densities(m, [readout[1][i] for i in te])
                     row[ch] = score_pages(apply_parameters(ro_te, p) if p else ro_te, held)

@@ -30,8 +30,8 @@ from .zoo import resolve_model
 __all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAX_BLUR', 'READOUT', 'READOUT_STEPS', 'STACKED',
            'CHOICE_FOLDS', 'CHOICE_SE', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters',
            'apply_parameters', 'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head',
-           'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'readout_candidate', 'readout_steps', 'is_stacked',
-           'cross_validate', 'kld_gain_clear', 'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
+           'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'Candidate', 'cross_validate', 'kld_gain_clear',
+           'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -196,13 +196,25 @@ def score_pages(lps: torch.Tensor, maps: list[np.ndarray]) -> dict:
 
 STACKED = "calibration+prior"     # what is fitted on top of a refitted readout (its out-of-fold log-densities)
 
-def readout_candidate(steps: int, stacked: bool = False) -> str: return f"readout-{steps}" + (f"+{STACKED}" if stacked else "")
+@dataclass(frozen=True)
+class Candidate:
+    """One thing the cross-validation can choose: the base's readout or one refitted for `readout` steps (0: the
+    base's), with the dataset-level numbers `fit` (a key of `STEPS`; None: none) fitted on top. Its `name` —
+    `zero-shot`, `calibration+prior`, `readout-10`, `readout-10+calibration+prior` — keys the tables, cards and files;
+    `Candidate.of(name)` reads one back."""
+    readout: int = 0
+    fit: str | None = None
 
-def readout_steps(candidate: str) -> int | None:
-    "K of a `readout-K` or `readout-K+…` candidate; None for the others."
-    return int(candidate.split("-")[1].split("+")[0]) if candidate.startswith("readout-") else None
+    @property
+    def name(self) -> str:
+        return (f"readout-{self.readout}" + (f"+{self.fit}" if self.fit else "")) if self.readout else (self.fit or "zero-shot")
 
-def is_stacked(candidate: str) -> bool: return candidate.startswith("readout-") and "+" in candidate
+    @classmethod
+    def of(cls, name: str) -> Candidate:
+        k, plus, fit = name.removeprefix("readout-").partition("+")
+        if name.startswith("readout-") and k.isdigit() and int(k) > 0 and (not plus or fit in STEPS): return cls(int(k), fit or None)
+        if name == "zero-shot" or name in STEPS: return cls(0, None if name == "zero-shot" else name)
+        raise ComicsalError(f"unknown adaptation candidate {name!r}: zero-shot, one of {', '.join(STEPS)}, readout-K or readout-K+{STACKED}")
 
 def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarray], k: int = 5, seed: int = 0,
                    candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None,
@@ -213,7 +225,7 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
     dataset-level numbers fitted on top of it (on the other folds' out-of-fold log-densities); `oof`, a dict, receives
     {K: (N, n, n) out-of-fold log-densities of the readout-K} (what `adapt` fits the stacked numbers on)."""
     folds = folds_of(len(maps), k, seed)
-    ro = [readout_candidate(s, st) for st in (False, True) for s in READOUT_STEPS] if readout else []
+    ro = [Candidate(s, fit).name for fit in (None, STACKED) for s in READOUT_STEPS] if readout else []
     out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *ro)}
     held_lps = {s: torch.zeros_like(lps) for s in READOUT_STEPS} if readout else {}
     def add(c, r):
@@ -229,12 +241,12 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
             for s, state in path.items():
                 work.head.load_state_dict(state)
                 held_lps[s][te] = readout_log_densities(work, [readout[1][i] for i in te])
-                add(readout_candidate(s), score_pages(held_lps[s][te], held))
+                add(Candidate(s).name, score_pages(held_lps[s][te], held))
     for te in folds if readout else []:                  # stacked: fitted on the other folds' out-of-fold log-densities
         tr = np.setdiff1d(np.arange(len(maps)), te)
         for s in READOUT_STEPS:
             p = fit_parameters(held_lps[s][tr], targets[tr], STEPS[STACKED])
-            add(readout_candidate(s, True), score_pages(apply_parameters(held_lps[s][te], p), [maps[i] for i in te]))
+            add(Candidate(s, STACKED).name, score_pages(apply_parameters(held_lps[s][te], p), [maps[i] for i in te]))
     if oof is not None: oof.update(held_lps)
     return out
 
@@ -263,9 +275,9 @@ def fit_choice(chosen: str, model, lps: torch.Tensor, targets: torch.Tensor, fea
     """(model, dataset-level parameters) of candidate `chosen` fitted on all the pages: for `readout-K…` the head
     refitted for K steps (stacked: the numbers fitted on its out-of-fold log-densities `oof`, from `cross_validate`),
     else the base with the numbers of `chosen` ({} for zero-shot: the model's neutral defaults)."""
-    k = readout_steps(chosen)
-    if k: return fit_readout(model, feats, maps, k), (fit_parameters(oof[k], targets, STEPS[STACKED]) if is_stacked(chosen) else {})
-    return model, (fit_parameters(lps, targets, STEPS[chosen]) if chosen != "zero-shot" else {})
+    c = Candidate.of(chosen)
+    if c.readout: return fit_readout(model, feats, maps, c.readout), (fit_parameters(oof[c.readout], targets, STEPS[c.fit]) if c.fit else {})
+    return model, (fit_parameters(lps, targets, STEPS[c.fit]) if c.fit else {})
 
 # %% ../nbs/19_adapt.ipynb #ad000041
 MAPS_ONLY = {"gamma": 1.0, "weight": 1.0}     # base temperature, prior weight when the prior comes from maps alone
@@ -348,7 +360,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
             "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
             "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None,     # the prior's own blur, where it counts
-            "readout": {"steps": readout_steps(chosen), **READOUT} if readout_steps(chosen) else None}
+            "readout": {"steps": Candidate.of(chosen).readout, **READOUT} if Candidate.of(chosen).readout else None}
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n"); (out / "card.md").write_text(_card_md(card))

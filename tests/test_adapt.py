@@ -87,6 +87,7 @@ def test_adapt_pipeline_adapts_on_train_and_scores_on_val(sample, tmp_path):
 
 def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     "A comicsal base brings the readout candidate; an adapted model with a refitted head saves and loads as it predicts."
+    import comicsal.adapt as A
     from comicsal.adapt import READOUT_STEPS, adapt, fit_readout, readout_features, readout_log_densities
     from comicsal.data import discover
     from comicsal.models import save_checkpoint
@@ -98,7 +99,7 @@ def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
     assert set(res.cv) == {"zero-shot", "calibration", "calibration+prior", *(f"readout-{k}" for k in READOUT_STEPS),
                            *(f"readout-{k}+calibration+prior" for k in READOUT_STEPS)}
     assert (res.card["readout"] is not None) == res.chosen.startswith("readout-")
-    if res.card["readout"]: assert res.card["readout"]["steps"] == int(res.chosen.split("-")[1].split("+")[0])
+    if res.card["readout"]: assert res.card["readout"]["steps"] == A.Candidate.of(res.chosen).readout
     pages = discover(sample).split("train")
     feats = readout_features(base, [p.image for p in pages], progress=False)
     fitted = fit_readout(base, feats, [load_map(p.map) for p in pages])
@@ -123,8 +124,8 @@ def test_stacked_candidate_fits_on_out_of_fold_densities(sample, tmp_path, monke
     for v in oof.values():    # a density for every page, each from a head that did not train on it (so not the base's)
         torch.testing.assert_close(torch.logsumexp(v.flatten(1), 1), torch.zeros(len(gts)), atol=1e-4, rtol=0)
         assert not torch.allclose(v, lps, atol=1e-4)
-    assert all(len(cv[A.readout_candidate(k, True)]["KLD"]) == 3 for k in A.READOUT_STEPS)
-    chosen = A.readout_candidate(10, True)
+    assert all(len(cv[A.Candidate(k, A.STACKED).name]["KLD"]) == 3 for k in A.READOUT_STEPS)
+    chosen = A.Candidate(10, A.STACKED).name
     monkeypatch.setattr(A, "choose", lambda cv: chosen)
     res = A.adapt(tmp_path / "st", data=sample, base=base, folds=3, split="train", progress=False)
     assert res.chosen == chosen and res.card["readout"]["steps"] == 10
