@@ -23,7 +23,7 @@ from .metrics import AI4VA_METRICS, score_ai4va
 from .models import SaliencyModel, density_to_uint8, gaussian_blur, log_density, save_checkpoint
 from .predict import page_logits
 from .priors import AdaptedModel, adapted_log_density
-from .readout import ComicsalModel
+from .readout import ComicsalModel, head_logits
 from .zoo import resolve_model
 
 # %% auto #0
@@ -132,35 +132,37 @@ def readout_features(model: ComicsalModel, images: list, progress: bool = True) 
         out.append((model.features(x[None])[0].float(), tuple(x.shape[-2:])))
     return out
 
-def _readout_lp(model: ComicsalModel, f: torch.Tensor, hw: tuple[int, int] | None = None) -> torch.Tensor:
-    "The head's log-density of one page's features: on the feature grid, or (as `forward` makes it) at the input size `hw`."
-    lg = model.logits_from_features(f[None])
+def _readout_lp(head, f: torch.Tensor, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    "A readout head's log-density of one page's features: on the feature grid, or (as `forward` makes it) at the input size `hw`."
+    lg = head_logits(head, f[None])
     if hw is not None: lg = F.interpolate(lg[:, None], size=hw, mode="bilinear", align_corners=False)[:, 0]
     return log_density(lg)[0]
 
 @torch.no_grad()
-def readout_log_densities(model: ComicsalModel, feats: list, n: int = ADAPT_GRID) -> torch.Tensor:
-    "(N, n, n) log-densities of the readout on precomputed `feats` (`readout_features`): what `base_log_densities` gives."
-    return torch.stack([_square(_readout_lp(model, f, hw), n) for f, hw in feats])
+def readout_log_densities(model: ComicsalModel, feats: list, n: int = ADAPT_GRID, head=None) -> torch.Tensor:
+    """(N, n, n) log-densities of the readout on precomputed `feats` (`readout_features`): what `base_log_densities`
+    gives; `head`: another readout head of the same shape in place of the model's (one being fitted)."""
+    return torch.stack([_square(_readout_lp(model.head if head is None else head, f, hw), n) for f, hw in feats])
 
 def readout_path(model: ComicsalModel, feats: list, maps: list[np.ndarray], steps=READOUT_STEPS, lr: float = READOUT["lr"],
                  l2: float = READOUT["l2"]) -> dict[int, dict]:
     """{k: the readout head's weights after k steps} for each k of `steps`, along one full-batch Adam fit to the
     ground-truth `maps` from `feats` (cross-entropy on the feature grid, mean over pages, plus `l2` × the mean squared
-    change of the weights): every step count of a cross-validation from one fit. `model` itself is untouched."""
-    m = copy.deepcopy(model)
-    start = [p.detach().clone() for p in m.head.parameters()]; size = sum(p.numel() for p in start)
-    for p in m.head.parameters(): p.requires_grad_(True)
+    change of the weights): every step count of a cross-validation from one fit. `model` itself is untouched: the
+    head alone is copied (the frozen backbone is not needed here, the features are given)."""
+    head = copy.deepcopy(model.head)
+    start = [p.detach().clone() for p in head.parameters()]; size = sum(p.numel() for p in start)
+    for p in head.parameters(): p.requires_grad_(True)
     groups = {}                                        # pages with one feature-grid size go through the head as one batch
     for (f, _), mp in zip(feats, maps): groups.setdefault(tuple(f.shape), []).append((f, grid_target(mp, tuple(f.shape[-2:]))))
     batches = [(torch.stack([f for f, _ in g]), torch.stack([t for _, t in g])) for g in groups.values()]
-    opt = torch.optim.Adam(m.head.parameters(), lr=lr); out = {}
+    opt = torch.optim.Adam(head.parameters(), lr=lr); out = {}
     for k in range(1, max(steps) + 1):
         opt.zero_grad()
-        ce = sum(-(t * log_density(m.logits_from_features(f))).sum() for f, t in batches) / len(feats)
-        reg = sum(((p - s) ** 2).sum() for p, s in zip(m.head.parameters(), start)) / size
+        ce = sum(-(t * log_density(head_logits(head, f))).sum() for f, t in batches) / len(feats)
+        reg = sum(((p - s) ** 2).sum() for p, s in zip(head.parameters(), start)) / size
         (ce + l2 * reg).backward(); opt.step()
-        if k in steps: out[k] = {n: v.detach().clone() for n, v in m.head.state_dict().items()}
+        if k in steps: out[k] = {n: v.detach().clone() for n, v in head.state_dict().items()}
     return out
 
 def with_head(model: ComicsalModel, state: dict) -> ComicsalModel:
@@ -237,10 +239,10 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
             add(c, score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], targets[tr], STEPS[c])), held))
         if readout:
             path = readout_path(readout[0], [readout[1][i] for i in tr], [maps[i] for i in tr])
-            work = with_head(readout[0], path[max(path)])        # one copy of the model; each step count's head loaded into it
+            head = copy.deepcopy(readout[0].head)               # one copy of the head; each step count's weights loaded into it
             for s, state in path.items():
-                work.head.load_state_dict(state)
-                held_lps[s][te] = readout_log_densities(work, [readout[1][i] for i in te])
+                head.load_state_dict(state)
+                held_lps[s][te] = readout_log_densities(readout[0], [readout[1][i] for i in te], head=head)
                 add(Candidate(s).name, score_pages(held_lps[s][te], held))
     for te in folds if readout else []:                  # stacked: fitted on the other folds' out-of-fold log-densities
         tr = np.setdiff1d(np.arange(len(maps)), te)

@@ -21,7 +21,7 @@ from .models import CentreBiasModel, SaliencyModel, gaussian_blur, grid_mask_win
 from .structure import structure_channels
 
 # %% auto #0
-__all__ = ['LayerNorm2d', 'fuse_features', 'SaliencyHead', 'window_maps', 'ComicsalModel', 'DeepGazeIIEModel']
+__all__ = ['LayerNorm2d', 'fuse_features', 'SaliencyHead', 'window_maps', 'ComicsalModel', 'head_logits', 'DeepGazeIIEModel']
 
 # %% ../nbs/13_readout.ipynb #81c7106e
 class LayerNorm2d(nn.Module):
@@ -118,12 +118,16 @@ class ComicsalModel(SaliencyModel):
         return f
 
 # %% ../nbs/13_readout.ipynb #ro_model4
+def head_logits(head: SaliencyHead, feats, mask=None, windows=None):
+    """A readout head's logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch
+    each page gets the centre bias of its own size (its valid cells), not of the padded canvas."""
+    m, own = grid_mask_windows(mask, feats)
+    return head(feats, m, windows if windows is not None else own)
+
 @patch
 def logits_from_features(self: ComicsalModel, feats, mask=None, windows=None):
-    """Logits on the feature grid; `mask` at the input's or the grid's resolution. In a padded batch each page
-    gets the centre bias of its own size (its valid cells), not of the padded canvas."""
-    m, own = grid_mask_windows(mask, feats)
-    return self.head(feats, m, windows if windows is not None else own)
+    "The model's logits on the feature grid (`head_logits` of its head): what a head fitted alone reproduces."
+    return head_logits(self.head, feats, mask, windows)
 
 @patch
 def forward(self: ComicsalModel, images, mask=None, out_size: tuple[int, int] | None = None):
