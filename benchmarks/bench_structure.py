@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from comicsal.annotations import load_structure
-from comicsal.config import project_root
+from comicsal.config import ComicsalError, project_root
 from comicsal.data import load_page
 from comicsal.detector_training import colourise, dark_gutters, small_scan, text_pages, train_panel_net, train_text_net
 from comicsal.structure import (
@@ -132,7 +132,8 @@ def main():
     ap.add_argument("--only-synth", action="store_true", help="only the synthetic pages (no OpenMantra)")
     a = ap.parse_args()
     a.panel_maps = tuple(m.strip() for m in a.panel_maps.split(",") if m.strip())
-    feature_index(a.panel_maps)                    # unknown names: an error that lists the known ones
+    try: feature_index(a.panel_maps)
+    except ComicsalError as e: raise SystemExit(f"--panel-maps: {e}") from None
     if a.panel_maps != PANEL_FEATURES and not (a.train_panels or a.panel_fold_weights):
         raise SystemExit("--panel-maps: the shipped network reads all the maps; train networks on fewer with --train-panels")
     torch.set_num_threads(2)

@@ -218,7 +218,7 @@ def panel_features(img: np.ndarray, maps=PANEL_FEATURES) -> tuple[np.ndarray, fl
     gray = cells(img.mean(-1))
     f = np.stack([gray.mean((1, 3)), cells(ink).mean((1, 3)), cells(gut).mean((1, 3)), rule(1), rule(0),
                   gray.min((1, 3)), rule(1, PANEL_STROKE, 0.9), rule(0, PANEL_STROKE, 0.9)])
-    return (f if tuple(maps) == PANEL_FEATURES else f[feature_index(maps)]), s / 4
+    return f[feature_index(maps)], s / 4
 
 # %% ../nbs/09_structure.ipynb #a8adfe88
 _NETS: dict = {}
