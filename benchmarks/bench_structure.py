@@ -19,7 +19,8 @@ with dark gutters (panel F1) — and on pages of the held-out series' text alone
 
 Which input map does what: `--panel-maps gray,ink,gutter,rule_h,rule_v,darkest` (any of the structure chapter's
 `PANEL_FEATURES`) trains and scores every fold's network — and the generator fold's — on those maps alone; with
-`--train-panels 16` it re-runs one row of the chapter's ablation (seed 0; `--panel-seed` for the others).
+`--train-panels 16` it runs one row of the chapter's ablation again (seed 0; `--panel-seed` for the others; two
+threads and its own synthetic pages, so its figures differ from the table's within about the seeds' spread).
 """
 import argparse
 import shutil
