@@ -1,12 +1,14 @@
 """Structure detection on real and synthetic pages, leave-one-series-out: prints figures, asserts nothing.
 
     .venv/bin/python benchmarks/bench_structure.py [--openmantra ../shared/data/comics/openmantra] [--synth-pages 24]
-    .venv/bin/python benchmarks/bench_structure.py --train-panels 16 --train-text 1500    # every fold held out, from scratch (as shipped)
+    .venv/bin/python benchmarks/bench_structure.py --train-panels 16 --panel-seed 0,1,2 --train-text 1500    # every fold held out, from scratch (as shipped)
 
 For each OpenMantra series held out, the detectors' tuned numbers (panels: `straight`) are chosen on the other
 three series (micro F1 at IoU 0.5) and the held-out series is scored with them; `--train-panels EPOCHS` trains the
-panel network per fold on the other three series plus 60 synthetic pages (what the structure chapter reports;
-`--panel-fold-weights DIR` reuses networks trained that way); with `--train-text N` the text
+panel networks per fold on the other three series plus 60 synthetic pages, one per seed of `--panel-seed` (several
+seeds: an ensemble whose maps are averaged, as shipped; what the structure chapter reports; `--panel-fold-weights
+DIR` reuses networks trained that way, one file per series, and the drawing-style fold's `*generator*.pt` if it is
+there; `--panel-views 4` also averages the flipped views of each page); with `--train-text N` the text
 network is trained (N steps) on the other three series plus 100 synthetic pages for each fold — without it the
 shipped weights, which saw every series, are used (not a held-out figure). All four rotations and their mean are
 printed, with the worst fold, then the synthetic sample (default settings; `--only-synth` for that alone), the classical balloon detector for comparison, and the
@@ -39,6 +41,7 @@ from comicsal.data import load_page
 from comicsal.detector_training import colourise, dark_gutters, small_scan, text_pages, train_panel_net, train_text_net
 from comicsal.structure import (
     PANEL_FEATURES,
+    PANEL_VIEWS,
     WORK_SIDE,
     _prf,
     detect_balloons,
@@ -68,7 +71,7 @@ def synthetic(a):
         for p in load_structure(root):
             x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
             sc = partial(scale_boxes, from_hw=img.shape[:2], to_hw=(H, W))
-            boxes = sc(detect_panels(img, "ltr"))
+            boxes = sc(detect_panels(img, "ltr", views=a.views))
             spc += counts(boxes, p.panels, 0.5); sord += order_agreement(boxes, p.panels)
             scc += counts(sc(detect_panels_classical(img, "ltr")), p.panels, 0.5)
             stc += counts(sc(detect_text(img).boxes), p.text, 0.5); sbc += counts(sc(detect_balloons(img).boxes), p.text, 0.5)
@@ -76,6 +79,13 @@ def synthetic(a):
               f"(classical {' / '.join(f'{v:.3f}' for v in _prf(*scc))}), "
               f"order {sord[0] / max(1, sord[1]):.3f}; text P/R/F1 {' / '.join(f'{v:.3f}' for v in _prf(*stc))} "
               f"(classical: {' / '.join(f'{v:.3f}' for v in _prf(*sbc))})")
+
+
+def train_panels(a, pages, path):
+    "One panel network per seed of `--panel-seed` on `pages`, saved to `path` (several: a list, the ensemble's file)."
+    nets = [train_panel_net(pages, epochs=a.train_panels, seed=k, progress=False, maps=a.panel_maps) for k in a.panel_seeds]
+    torch.save(nets[0] if len(nets) == 1 else nets, path)
+    return path
 
 
 def stress(a, pages, series, work, pweights, tmp):
@@ -90,25 +100,25 @@ def stress(a, pages, series, work, pweights, tmp):
             img, (H, W) = work[p.key]; f = img.shape[0] / H
             for kind, im in (("as is", img), ("small", small_scan(img, rng)), ("colour", colourise(img, p.panels, f, rng)),
                              ("dark", dark_gutters(img, p.panels, f, rng))):
-                c[kind] += counts(scale_boxes(detect_panels(im, p.direction, pweights[s], a.panel_maps), img.shape[:2], (H, W)), p.panels, 0.5)
-        neg = np.mean([len(detect_panels(im, "ltr", pweights[s], a.panel_maps)) for im in text_pages([p for p in pages if p.series == s], 8, rng)])
+                c[kind] += counts(scale_boxes(detect_panels(im, p.direction, pweights[s], a.panel_maps, a.views), img.shape[:2], (H, W)), p.panels, 0.5)
+        neg = np.mean([len(detect_panels(im, "ltr", pweights[s], a.panel_maps, a.views)) for im in text_pages([p for p in pages if p.series == s], 8, rng)])
         rows.append([_prf(*c[k])[2] for k in ("as is", "small", "colour", "dark")] + [neg])
         print(f"{s:<18}" + "".join(f"{v:>8.3f}" for v in rows[-1][:4]) + f"{neg:>11.2f}")
-    if a.train_panels:
+    if a.train_panels or "generator" in pweights:
         from comicsal.observers import SynthParams
         from comicsal.synth import synth_dataset
         t = time.perf_counter()
-        torch.save(train_panel_net(pages, epochs=a.train_panels, seed=a.panel_seed, progress=False, maps=a.panel_maps),
-                   tmp / "panels-generator.pt")
+        if "generator" not in pweights:
+            pweights["generator"] = train_panels(a, pages, tmp / "panels-generator.pt")
         held = load_structure(synth_dataset(tmp / "synth-style", a.synth_pages, 0, 0, seed=17, progress=False,
                                             params=SynthParams.preset("heldout"), workers=2))
         c = np.zeros(3)
         for p in held:
             x, (H, W) = load_page(p.image, WORK_SIDE); img = x.permute(1, 2, 0).numpy()
-            c += counts(scale_boxes(detect_panels(img, p.direction, tmp / "panels-generator.pt", a.panel_maps), img.shape[:2], (H, W)),
+            c += counts(scale_boxes(detect_panels(img, p.direction, pweights["generator"], a.panel_maps, a.views), img.shape[:2], (H, W)),
                         p.panels, 0.5)
         rows.append([_prf(*c)[2]] + [np.nan] * 4)
-        print(f"{'generator pages':<18}{rows[-1][0]:>8.3f}   (trained on OpenMantra alone in {time.perf_counter() - t:.0f} s; "
+        print(f"{'generator pages':<18}{rows[-1][0]:>8.3f}   (trained on OpenMantra alone; {time.perf_counter() - t:.0f} s; "
               f"{a.synth_pages} pages of the held-out configuration)")
     r = np.array(rows, float)
     print(f"{'worst':<18}" + "".join(f"{v:>8.3f}" for v in np.nanmin(r[:, :4], 0)) + f"{np.nanmax(r[:, 4]):>11.2f}")
@@ -129,10 +139,16 @@ def main():
                     help="per-fold text weights already trained without each series: DIR/*<series>*.pt")
     ap.add_argument("--panel-maps", default=",".join(PANEL_FEATURES), metavar="NAMES",
                     help=f"the panel network's input maps, comma-separated (default: all of {','.join(PANEL_FEATURES)})")
-    ap.add_argument("--panel-seed", type=int, default=0, help="the seed of each fold's panel training")
+    ap.add_argument("--panel-seed", default="0", metavar="SEEDS",
+                    help="the seed of each fold's panel training; several, comma-separated (0,1,2): an ensemble of that many networks a fold")
+    ap.add_argument("--panel-views", type=int, default=1, choices=(1, 2, len(PANEL_VIEWS)),
+                    help=f"the views of a page the panel networks' maps are averaged over: {PANEL_VIEWS} (the first N; 1: the page as is)")
     ap.add_argument("--only-synth", action="store_true", help="only the synthetic pages (no OpenMantra)")
     a = ap.parse_args()
     a.panel_maps = tuple(m.strip() for m in a.panel_maps.split(",") if m.strip())
+    try: a.panel_seeds = [int(v) for v in a.panel_seed.split(",")]
+    except ValueError: raise SystemExit(f"--panel-seed: {a.panel_seed!r} is not a seed or a comma-separated list of seeds") from None
+    a.views = PANEL_VIEWS[:a.panel_views]
     try: feature_index(a.panel_maps)
     except ComicsalError as e: raise SystemExit(f"--panel-maps: {e}") from None
     if a.panel_maps != PANEL_FEATURES and not (a.train_panels or a.panel_fold_weights):
@@ -148,6 +164,8 @@ def main():
             found = sorted(a.panel_fold_weights.glob(f"*{s}*.pt"))
             if len(found) != 1: raise SystemExit(f"--panel-fold-weights: expected one *{s}*.pt in {a.panel_fold_weights}, found {found}")
             pweights[s] = found[0]
+        found = sorted(a.panel_fold_weights.glob("*generator*.pt"))      # the drawing-style fold's, if it is there
+        if len(found) == 1: pweights["generator"] = found[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-structure-"))
     if a.text_fold_weights:
         for s in series:
@@ -161,11 +179,9 @@ def main():
                                              params=SynthParams.preset(a.panel_synth_preset), workers=2))
         for s in series:
             t = time.perf_counter()
-            torch.save(train_panel_net([p for p in pages if p.series != s] + synth, epochs=a.train_panels, seed=a.panel_seed,
-                                       progress=False, maps=a.panel_maps), tmp / f"panels-{s}.pt")
-            pweights[s] = tmp / f"panels-{s}.pt"
-            print(f"panel network without {s}: {a.train_panels} epochs in {time.perf_counter() - t:.0f} s "
-                  f"(maps {','.join(a.panel_maps)}; seed {a.panel_seed})")
+            pweights[s] = train_panels(a, [p for p in pages if p.series != s] + synth, tmp / f"panels-{s}.pt")
+            print(f"panel network{'s' if len(a.panel_seeds) > 1 else ''} without {s}: {a.train_panels} epochs in "
+                  f"{time.perf_counter() - t:.0f} s (maps {','.join(a.panel_maps)}; seed {a.panel_seed})")
     if a.train_text:
         from comicsal.synth import synth_dataset
         synth = load_structure(synth_dataset(tmp / "synth", 100, 0, 0, seed=11, progress=False))
@@ -187,7 +203,7 @@ def main():
         for k, setting in enumerate(PANEL_GRID):
             t = time.perf_counter(); boxes = sc(detect_panels_classical(img, p.direction, **setting)); times["classical panels"].append(time.perf_counter() - t)
             pc[p.series, k] += counts(boxes, p.panels, 0.5)
-        t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, pweights[p.series], a.panel_maps)); times["panels"].append(time.perf_counter() - t)
+        t = time.perf_counter(); boxes = sc(detect_panels(img, p.direction, pweights[p.series], a.panel_maps, a.views)); times["panels"].append(time.perf_counter() - t)
         lc[p.series] += counts(boxes, p.panels, 0.5); order[p.series] += order_agreement(boxes, p.panels)
         t = time.perf_counter(); tb = sc(detect_text(img, weights[p.series]).boxes); times["text"].append(time.perf_counter() - t)
         tc[p.series] += counts(tb, p.text, 0.5); tc3[p.series] += counts(tb, p.text, 0.3)

@@ -31,13 +31,13 @@ from .metrics import Report
 
 # %% auto #0
 __all__ = ['STRUCTURE_CHANNELS', 'WORK_SIDE', 'PANEL_MAPS', 'PANEL_RULE', 'PANEL_STROKE', 'PANEL_FEATURES', 'PANEL_PAD',
-           'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask', 'gutter_mask',
-           'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes', 'order_agreement', 'PanelNet',
-           'feature_index', 'panel_features', 'load_weights_once', 'load_panel_net', 'pad_features',
-           'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection', 'detect_balloons',
-           'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text', 'panel_map',
-           'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure', 'detect_folder',
-           'StructureResult', 'evaluate_structure', 'draw_structure']
+           'PANEL_VIEWS', 'AS_IS', 'TEXT_STRIDE', 'DETECTOR', 'STRUCTURE_METRICS', 'paper_colour', 'ink_mask',
+           'gutter_mask', 'detect_panels_classical', 'scale_boxes', 'iou', 'match_pairs', 'match_boxes',
+           'order_agreement', 'PanelNet', 'feature_index', 'panel_features', 'load_weights_once', 'load_panel_nets',
+           'pad_features', 'panel_probability', 'core_regions', 'panel_boxes', 'detect_panels', 'TextDetection',
+           'detect_balloons', 'TextNet', 'luminance', 'text_maps', 'maps_to_boxes', 'load_text_net', 'detect_text',
+           'panel_map', 'PageStructure', 'analyse_page', 'structure_maps', 'structure_channels', 'detect_structure',
+           'detect_folder', 'StructureResult', 'evaluate_structure', 'draw_structure']
 
 # %% ../nbs/09_structure.ipynb #030f4dba
 STRUCTURE_CHANNELS = ("panels", "text")
@@ -232,30 +232,40 @@ def load_weights_once(path, shipped: str, build, remedy: str):
         _NETS[path] = build(torch.load(path, map_location="cpu", weights_only=True))
     return _NETS[path]
 
-def load_panel_net(path: str | Path | None = None, maps=PANEL_FEATURES) -> PanelNet:
-    "The panel network from a weights file (default: the shipped `structure-panels.pt`), trained on the input `maps`."
+def load_panel_nets(path: str | Path | None = None, maps=PANEL_FEATURES) -> list[PanelNet]:
+    """The panel networks in a weights file (default: the shipped `structure-panels.pt`), trained on the input `maps`:
+    one network's state dict, or a list of them — an ensemble, whose probabilities `panel_probability` averages."""
     def build(state):
-        net = PanelNet(cin=state["enc.0.0.weight"].shape[1] // 4, nout=state["head.weight"].shape[0] // 4)
-        net.load_state_dict(state); return net.eval()
-    net = load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
-    got = (net.enc[0][0].in_channels // 4, net.head.out_channels // 4)      # (input, output) maps
-    if got != (len(maps), len(PANEL_MAPS)):
-        raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal or for other "
-                            f"input maps ({got[0]} input and {got[1]} output maps, not {len(maps)} and {len(PANEL_MAPS)}); retrain "
-                            "them with `train_panel_net` (the detector training chapter) or pass the maps they were trained on.")
-    return net
+        nets = []
+        for sd in state if isinstance(state, list) else [state]:
+            net = PanelNet(cin=sd["enc.0.0.weight"].shape[1] // 4, nout=sd["head.weight"].shape[0] // 4)
+            net.load_state_dict(sd); nets.append(net.eval())
+        return nets
+    nets = load_weights_once(path, "structure-panels.pt", build, "retrain them with `train_panel_net` (the detector training chapter)")
+    for net in nets:
+        got = (net.enc[0][0].in_channels // 4, net.head.out_channels // 4)      # (input, output) maps
+        if got != (len(maps), len(PANEL_MAPS)):
+            raise ComicsalError(f"{path or 'the shipped structure-panels.pt'}: panel weights from an older comicsal or for other "
+                                f"input maps ({got[0]} input and {got[1]} output maps, not {len(maps)} and {len(PANEL_MAPS)}); retrain "
+                                "them with `train_panel_net` (the detector training chapter) or pass the maps they were trained on.")
+    return nets
 
 def pad_features(x: np.ndarray, H: int, W: int, maps=PANEL_FEATURES, at: tuple[int, int] = (0, 0)) -> np.ndarray:
     "Features `x` (of `maps`) padded to (H, W) with what lies beyond a page (`PANEL_PAD`), the page's corner at `at`."
     h, w = x.shape[1:]; P = ((at[0], H - h - at[0]), (at[1], W - w - at[1]))
     return np.stack([np.pad(c, P, constant_values=v) for c, v in zip(x, PANEL_PAD[feature_index(maps)])])
 
-def panel_probability(img: np.ndarray, weights=None, maps=PANEL_FEATURES) -> tuple[np.ndarray, float]:
-    "((2, h, w) interior and core probabilities on the feature grid, page→grid scale) of a page."
+PANEL_VIEWS = ((), (2,), (1,), (1, 2))    # the page as is, mirrored, upside down, both (axes of a (maps, h, w) stack)
+AS_IS = PANEL_VIEWS[:1]                   # the default: the page as is (flipped views did not help the ensemble: below)
+
+def panel_probability(img: np.ndarray, weights=None, maps=PANEL_FEATURES, views=AS_IS) -> tuple[np.ndarray, float]:
+    """((2, h, w) interior and core probabilities on the feature grid, page→grid scale) of a page: the mean over the
+    networks in `weights` (see `load_panel_nets`) and over the `views` of the page, each view's maps flipped back."""
     x, s = panel_features(img, maps); h, w = x.shape[1:]
-    xp = pad_features(x, -(-h // 32) * 32, -(-w // 32) * 32, maps)
-    with torch.no_grad(): p = torch.sigmoid(load_panel_net(weights, maps)(torch.from_numpy(xp)[None]))[0, :, :h, :w].numpy()
-    return p, s
+    xs = np.stack([pad_features(np.flip(x, v) if v else x, -(-h // 32) * 32, -(-w // 32) * 32, maps) for v in views])
+    with torch.no_grad():
+        p = torch.stack([torch.sigmoid(net(torch.from_numpy(xs)))[:, :, :h, :w] for net in load_panel_nets(weights, maps)]).mean(0)
+    return np.mean([np.flip(q, v) if v else q for q, v in zip(p.numpy(), views)], 0), s
 
 # %% ../nbs/09_structure.ipynb #7a0e0403
 def core_regions(p: np.ndarray, t_mask: float = 0.5, t_core: float = 0.5, min_core: float = 1, opening: bool = False) -> list:
@@ -285,14 +295,15 @@ def panel_boxes(p: np.ndarray, s: float, thr: float = 0.5, core_thr: float = 0.5
     return out
 
 # %% ../nbs/09_structure.ipynb #34eddd0b
-def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None, maps=PANEL_FEATURES) -> list[list[float]]:
+def detect_panels(img: np.ndarray, direction: str = "ltr", weights: str | Path | None = None, maps=PANEL_FEATURES,
+                  views=AS_IS) -> list[list[float]]:
     """Panel boxes [x0, y0, x1, y1] (pixels of `img`, an (H, W, 3) page in [0, 1], any size) in reading order; learned
-    (`weights`: another network's file, trained on the input `maps`). A page without panels — text alone, or blank —
-    gives none; a cover or splash page whose picture fills it gives one box, the picture (OpenMantra's own convention
-    for its seven such pages)."""
+    (`weights`: another file of networks, trained on the input `maps`; `views`: the flips averaged). A page without
+    panels — text alone, or blank — gives none; a cover or splash page whose picture fills it gives one box, the
+    picture (OpenMantra's own convention for its seven such pages)."""
     H, W = img.shape[:2]
     boxes = [[max(0.0, b[0]), max(0.0, b[1]), min(float(W), b[2]), min(float(H), b[3])]
-             for b in panel_boxes(*panel_probability(img, weights, maps))]
+             for b in panel_boxes(*panel_probability(img, weights, maps, views))]
     return [boxes[i] for i in reading_order(boxes, direction)]
 
 # %% ../nbs/09_structure.ipynb #e0dbabd5
@@ -463,7 +474,7 @@ def structure_channels(images: torch.Tensor, hw: tuple[int, int], names=STRUCTUR
     return torch.stack(out).to(images.device)
 
 # %% ../nbs/09_structure.ipynb #7a0e0102
-DETECTOR = "comicsal-structure-3"      # 3: the panel network also sees each cell's darkest gray and short strokes (2026-12-07); 2: rules and cores
+DETECTOR = "comicsal-structure-4"      # 4: three panel networks (seeds 0-2), maps averaged; 3: + darkest gray and strokes (2026-12-07); 2: rules and cores
 
 def detect_structure(img: np.ndarray, direction: str = "ltr", hw: tuple[int, int] | None = None) -> dict:
     """Panels (in reading order) and text boxes of a page (H, W, 3 floats in [0, 1]), in the pixels of a page of
