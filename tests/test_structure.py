@@ -58,7 +58,7 @@ def test_blank_and_tiny_pages():
 
 
 def test_detection_at_any_page_size(tmp_path):
-    "A page scanned at 220 px or at 5000 px on the long side: the same panels as at its own size, in the page's own pixels."
+    "A page scanned at 220 px or at 5000 px on the long side, and at its own size: its panels found, in the page's own pixels."
     from comicsal.structure import detect_folder
     # a 6-panel page; how dense pages fare at 220–300 px is measured in the chapter. The page has two places that the
     # networks split now and then, at one size or another — a figure's body and a hatched ground line that crosses a
