@@ -131,12 +131,12 @@ def curves(name, lps, tg, maps, pages=None, readout=None):
             row = {c: score_pages(apply_parameters(lps[te], fit_parameters(lps[tr], tg[tr], STEPS[c])), held) for c in ("calibration", "calibration+prior")}
             row["prior alone"] = score_pages(apply_parameters(None, fit_parameters(None, tg[tr], STEPS["prior"])).expand(len(te), -1, -1), held)
             sub = (readout[0], [readout[1][i] for i in tr]) if readout else None
-            oof = {}
-            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub, oof=oof))
+            oof, heads = {}, {}
+            ch = choose(cross_validate(lps[tr], tg[tr], [maps[i] for i in tr], 5, readout=sub, oof=oof, heads=heads))
             if readout:
                 row["readout-20"] = score_pages(readout_log_densities(fit_readout(readout[0], sub[1], [maps[i] for i in tr], 20), [readout[1][i] for i in te]), held)
                 if Candidate.of(ch).readout:      # as `adapt` makes it
-                    m, p = fit_choice(ch, readout[0], lps[tr], tg[tr], sub[1], [maps[i] for i in tr], oof)
+                    m, p = fit_choice(ch, readout[0], lps[tr], tg[tr], sub[1], [maps[i] for i in tr], oof, heads)
                     ro_te = readout_log_densities(m, [readout[1][i] for i in te])
                     row[ch] = score_pages(apply_parameters(ro_te, p) if p else ro_te, held)
             row["adapt (CV choice)"] = row.get(ch, z); chosen.append(ch)

@@ -31,7 +31,7 @@ __all__ = ['ADAPT_GRID', 'PRIOR_SIZE', 'ADAPT_STEPS', 'STEPS', 'START', 'MAX_BLU
            'CHOICE_FOLDS', 'CHOICE_SE', 'MAPS_ONLY', 'base_log_densities', 'map_targets', 'fit_parameters',
            'apply_parameters', 'has_readout', 'readout_features', 'readout_log_densities', 'readout_path', 'with_head',
            'fit_readout', 'page_inputs', 'folds_of', 'score_pages', 'Candidate', 'cross_validate', 'kld_gain_clear',
-           'choose', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
+           'choose', 'mean_head', 'fit_choice', 'map_files', 'Adaptation', 'adapt']
 
 # %% ../nbs/19_adapt.ipynb #ad000011
 ADAPT_GRID = 64        # the fitting grid (page-relative, square)
@@ -220,12 +220,13 @@ class Candidate:
 
 def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarray], k: int = 5, seed: int = 0,
                    candidates=("calibration", "calibration+prior"), progress: bool = False, readout: tuple | None = None,
-                   oof: dict | None = None) -> dict:
+                   oof: dict | None = None, heads: dict | None = None) -> dict:
     """{candidate: {metric: [one mean per fold]}} for zero-shot and each fitted candidate (see above); `readout` =
     (a comicsal model, its `readout_features` of the pages) adds the candidates `readout-K`, the head refitted for K
     steps, one per K of `READOUT_STEPS` (one `readout_path` per fold), and `readout-K+calibration+prior`, the
     dataset-level numbers fitted on top of it (on the other folds' out-of-fold log-densities); `oof`, a dict, receives
-    {K: (N, n, n) out-of-fold log-densities of the readout-K} (what `adapt` fits the stacked numbers on)."""
+    {K: (N, n, n) out-of-fold log-densities of the readout-K} (what `adapt` fits the stacked numbers on), `heads`, a
+    dict, {K: [each fold's head weights after K steps]} (what `adapt` averages into the final head)."""
     folds = folds_of(len(maps), k, seed)
     ro = [Candidate(s, fit).name for fit in (None, STACKED) for s in READOUT_STEPS] if readout else []
     out = {c: {m: [] for m in AI4VA_METRICS} for c in ("zero-shot", *candidates, *ro)}
@@ -242,6 +243,7 @@ def cross_validate(lps: torch.Tensor, targets: torch.Tensor, maps: list[np.ndarr
             head = copy.deepcopy(readout[0].head)               # one copy of the head; each step count's weights loaded into it
             for s, state in path.items():
                 head.load_state_dict(state)
+                if heads is not None: heads.setdefault(s, []).append(state)
                 held_lps[s][te] = readout_log_densities(readout[0], [readout[1][i] for i in te], head=head)
                 add(Candidate(s).name, score_pages(held_lps[s][te], held))
     for te in folds if readout else []:                  # stacked: fitted on the other folds' out-of-fold log-densities
@@ -272,13 +274,20 @@ def choose(cv: dict) -> str:
                                                    and kld_gain_clear(cv[c]["KLD"], zk))]
     return min(ok, key=lambda c: (mean[c]["KLD"], -mean[c]["CC"]))
 
+def mean_head(states: list[dict]) -> dict:
+    "The weights of several heads of one shape averaged, entry by entry (integer buffers, if any, taken from the first)."
+    return {k: torch.stack([s[k] for s in states]).mean(0) if states[0][k].is_floating_point() else states[0][k] for k in states[0]}
+
 def fit_choice(chosen: str, model, lps: torch.Tensor, targets: torch.Tensor, feats: list | None, maps: list[np.ndarray],
-               oof: dict | None = None) -> tuple:
-    """(model, dataset-level parameters) of candidate `chosen` fitted on all the pages: for `readout-K…` the head
-    refitted for K steps (stacked: the numbers fitted on its out-of-fold log-densities `oof`, from `cross_validate`),
-    else the base with the numbers of `chosen` ({} for zero-shot: the model's neutral defaults)."""
+               oof: dict | None = None, heads: dict | None = None) -> tuple:
+    """(model, dataset-level parameters) of candidate `chosen` for all the pages: for `readout-K…` the mean of the
+    folds' heads after K steps (`heads`, from `cross_validate`; without them, the head refitted on all the pages for
+    K steps) — stacked: the numbers fitted on the out-of-fold log-densities `oof` —, else the base with the numbers of
+    `chosen` fitted on all the pages ({} for zero-shot: the model's neutral defaults)."""
     c = Candidate.of(chosen)
-    if c.readout: return fit_readout(model, feats, maps, c.readout), (fit_parameters(oof[c.readout], targets, STEPS[c.fit]) if c.fit else {})
+    if c.readout:
+        m = with_head(model, mean_head(heads[c.readout])) if heads else fit_readout(model, feats, maps, c.readout)
+        return m, (fit_parameters(oof[c.readout], targets, STEPS[c.fit]) if c.fit else {})
     return model, (fit_parameters(lps, targets, STEPS[c.fit]) if c.fit else {})
 
 # %% ../nbs/19_adapt.ipynb #ad000041
@@ -315,7 +324,8 @@ def _card_md(card: dict) -> str:
     lines = [f"# Adapted model: {card['base']} → {card['fitted_on']}", "",
              f"Fitted: **{card['chosen']}** on {card['n']} {'pages' if card['mode'] == 'data' else 'maps'} of `{card['fitted_on']}`"
              f" ({card['mode']}); parameters: " + ", ".join(f"{k} {v:.4g}" for k, v in card["params"].items()) + "." +
-             (f" The base's readout head refitted on the pages ({', '.join(f'{k} {v:g}' for k, v in card['readout'].items())})."
+             (f" The base's readout head refitted on the pages: {card['readout'].get('head', 'refitted on all of them')}"
+              f" ({', '.join(f'{k} {v:g}' for k, v in card['readout'].items() if k != 'head')})."
               if card.get("readout") else ""), ""]
     if card.get("cv"):
         lines += [f"Cross-validation, {card['folds']} folds (`ai4va` protocol, 8-bit maps; mean ± sd over folds, worst fold):", "",
@@ -348,9 +358,9 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
                                                "at least 2 (pages under images/<split>/, maps under maps/<split>/).")
         gts = [load_map(p.map) for p in pages]; targets = map_targets(gts)
         lps, feats = page_inputs(model, [p.image for p in pages], progress)
-        oof = {}
-        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None, oof=oof)
-        chosen = choose(cv); model, p = fit_choice(chosen, model, lps, targets, feats, gts, oof)
+        oof, heads = {}, {}
+        cv = cross_validate(lps, targets, gts, folds, seed, progress=progress, readout=(model, feats) if feats else None, oof=oof, heads=heads)
+        chosen = choose(cv); model, p = fit_choice(chosen, model, lps, targets, feats, gts, oof, heads)
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
         files = map_files(maps); gts = [load_map(f) for f in files]
@@ -362,7 +372,8 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
             "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
             "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None,     # the prior's own blur, where it counts
-            "readout": {"steps": Candidate.of(chosen).readout, **READOUT} if Candidate.of(chosen).readout else None}
+            "readout": {"steps": Candidate.of(chosen).readout, **READOUT, "head": f"mean of the {len(folds_of(n, folds, seed))} folds' heads"}
+                       if Candidate.of(chosen).readout else None}
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n"); (out / "card.md").write_text(_card_md(card))

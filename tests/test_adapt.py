@@ -110,7 +110,7 @@ def test_readout_candidate_is_cross_validated_and_round_trips(sample, tmp_path):
 
 
 def test_stacked_candidate_fits_on_out_of_fold_densities(sample, tmp_path, monkeypatch):
-    "Every page gets an out-of-fold readout density; a stacked choice refits the head and the numbers on top of it."
+    "Every page gets an out-of-fold readout density; a stacked choice averages the folds' heads and fits the numbers on top of them."
     import comicsal.adapt as A
     from comicsal.data import discover
     from comicsal.readout import ComicsalModel
@@ -118,9 +118,10 @@ def test_stacked_candidate_fits_on_out_of_fold_densities(sample, tmp_path, monke
     base = ComicsalModel("none", long_side=128, pretrained=False)
     pages = discover(sample).split("train"); gts = [load_map(p.map) for p in pages]
     lps, feats = A.page_inputs(base, [p.image for p in pages], progress=False)
-    oof = {}
-    cv = A.cross_validate(lps, A.map_targets(gts), gts, 3, readout=(base, feats), oof=oof)
+    oof, heads = {}, {}
+    cv = A.cross_validate(lps, A.map_targets(gts), gts, 3, readout=(base, feats), oof=oof, heads=heads)
     assert sorted(oof) == sorted(A.READOUT_STEPS) and all(v.shape == lps.shape for v in oof.values())
+    assert sorted(heads) == sorted(A.READOUT_STEPS) and all(len(v) == 3 for v in heads.values())
     for v in oof.values():    # a density for every page, each from a head that did not train on it (so not the base's)
         torch.testing.assert_close(torch.logsumexp(v.flatten(1), 1), torch.zeros(len(gts)), atol=1e-4, rtol=0)
         assert not torch.allclose(v, lps, atol=1e-4)
@@ -131,3 +132,6 @@ def test_stacked_candidate_fits_on_out_of_fold_densities(sample, tmp_path, monke
     assert res.chosen == chosen and res.card["readout"]["steps"] == 10
     assert res.params["gamma"] != 1.0 and res.params["weight"] > 0          # the numbers were fitted, on top of the new head
     assert not torch.allclose(A.readout_log_densities(res.model.base, feats), A.readout_log_densities(base, feats), atol=1e-3)
+    adapted = A.readout_log_densities(res.model.base, feats)      # the head is the mean of the folds' heads, not a refit on all pages
+    torch.testing.assert_close(adapted, A.readout_log_densities(A.with_head(base, A.mean_head(heads[10])), feats))
+    assert not torch.allclose(adapted, A.readout_log_densities(A.fit_readout(base, feats, gts, 10), feats), atol=1e-4)
