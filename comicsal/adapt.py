@@ -372,7 +372,7 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
     card = {"base": str(label), "fitted_on": str(where), "mode": mode, "n": n, "stems": stems, "chosen": chosen,
             "folds": len(folds_of(n, folds, seed)) if cv else 0, "seed": seed, "params": params, "cv": _summary(cv) if cv else {},
             "prior_blur": round(p["prior_blur"], 6) if p.get("weight") else None,     # the prior's own blur, where it counts
-            "readout": {"steps": Candidate.of(chosen).readout, **READOUT, "head": f"mean of the {len(folds_of(n, folds, seed))} folds' heads"}
+            "readout": {"steps": Candidate.of(chosen).readout, **READOUT, "head": f"the mean of the {len(folds_of(n, folds, seed))} folds' heads, each fitted on the pages outside its fold"}
                        if Candidate.of(chosen).readout else None}
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "model.pt", am, adaptation=card)
