@@ -363,7 +363,10 @@ def adapt(out: str | Path, data: str | Path | None = None, maps: str | Path | No
         chosen = choose(cv); model, p = fit_choice(chosen, model, lps, targets, feats, gts, oof, heads)
         n, mode, where, stems = len(pages), "data", f"{data}{f' ({split})' if split else ''}", [p.stem for p in pages]
     else:
-        files = map_files(maps); gts = [load_map(f) for f in files]
+        files = map_files(maps)
+        if len(files) < 2: raise ComicsalError(f"--maps {maps}: 1 map ({files[0].name}); the prior's blur and uniform share are fitted leave-one-map-out, "
+                                               "which needs at least 2 maps (one map would be its own prior, unblurred).")
+        gts = [load_map(f) for f in files]
         p = fit_parameters(None, map_targets(gts), STEPS["prior"])
         if model is not None: p.update(MAPS_ONLY)
         cv, chosen, n, mode, where, stems = {}, "prior", len(files), "maps", maps, [f.stem for f in files]
