@@ -16,7 +16,7 @@ from .structure import PANEL_FEATURES, TEXT_STRIDE, WORK_SIDE, PanelNet, TextNet
 
 # %% auto #0
 __all__ = ['PANEL_CORE_SHRINK', 'TEXT_CORE_SHRINK', 'TEXT_GRID', 'STYLES_SYNTH', 'small_scan', 'dark_gutters', 'colourise',
-           'divide_panels', 'text_pages', 'train_panel_net', 'train_text_net']
+           'divide_panels', 'stray_lines', 'text_pages', 'train_panel_net', 'train_text_net']
 
 # %% ../nbs/10_detector_training.ipynb #14f86913
 PANEL_CORE_SHRINK = 0.25     # the core target: the box shrunk on each side by a quarter of its short side
@@ -85,6 +85,25 @@ def divide_panels(img: np.ndarray, boxes, scale: float, rng, chance: float = 0.5
         new += [first, second]
     return out, new
 
+def stray_lines(img: np.ndarray, boxes, scale: float, rng, per_panel: float = 0.6, min_side: int = 60) -> np.ndarray:
+    """The page with one or two straight dark lines (1–4 px, horizontal or vertical, 35–85 % of the panel's extent
+    along them, starting at one of its sides or inside it, never reaching across) drawn in each panel at `per_panel`
+    whose short side is at least `min_side` px: strokes of the drawing, not borders (the boxes stay as they are)."""
+    out = img.copy(); H, W = img.shape[:2]
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v * scale)) for v in b); x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+        if rng.random() >= per_panel or min(x1 - x0, y1 - y0) < min_side: continue
+        for _ in range(int(rng.integers(1, 3))):
+            vertical = rng.random() < .5; lo, L = (y0, y1 - y0) if vertical else (x0, x1 - x0)
+            n = int(round(rng.uniform(.35, .85) * L)); from_lo = rng.random() < .5
+            shift = int(rng.integers(0, max(1, L - n) // 2 + 1))           # in from the side it starts at, or not
+            start = lo + shift if from_lo else lo + L - n - shift
+            c = int(rng.uniform(.2, .8) * ((x1 - x0) if vertical else (y1 - y0))) + (x0 if vertical else y0)
+            th = int(rng.integers(1, 5)); ink = rng.uniform(0, .15)
+            if vertical: out[max(y0, start):min(y1, start + n), c:c + th] = ink
+            else: out[c:c + th, max(x0, start):min(x1, start + n)] = ink
+    return out
+
 def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) -> list[np.ndarray]:
     "`n` pages (H, W, 3 floats) of text blocks cut from `sources` random annotated pages each, set on paper: no panels."
     withtext = [p for p in pages if p.text]
@@ -108,7 +127,8 @@ def text_pages(pages: list, n: int, rng, hw=(WORK_SIDE, 720), sources: int = 4) 
 _VARIATIONS = {"small scan": 0.5, "colour": 0.3, "dark gutters": 0.2, "divided": 0.6}   # chance that a training page also appears so
 _VARY = {"small scan": lambda img, boxes, f, rng: (small_scan(img, rng), boxes),       # each: (page, boxes) → (page, boxes)
          "colour": lambda img, boxes, f, rng: (colourise(img, boxes, f, rng), boxes),
-         "dark gutters": lambda img, boxes, f, rng: (dark_gutters(img, boxes, f, rng), boxes), "divided": divide_panels}
+         "dark gutters": lambda img, boxes, f, rng: (dark_gutters(img, boxes, f, rng), boxes), "divided": divide_panels,
+         "stray lines": lambda img, boxes, f, rng: (stray_lines(img, boxes, f, rng), boxes)}
 
 def _panel_item(img, boxes, H, W, maps=PANEL_FEATURES):
     f, s = panel_features(img, maps); s *= WORK_SIDE / max(H, W)    # page px → grid
